@@ -1,0 +1,41 @@
+# news-ingest: `make run` and `make test` work on a fresh machine with only Python 3.11+.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $$($(PYTHON) -m site --user-base)/bin/uv)
+VENV := .venv
+BIN := $(VENV)/bin
+BENCH ?= ../shared/extraction-bench/dev
+
+.PHONY: setup run test lint bench bench-extract clean
+
+setup: $(BIN)/.synced
+
+$(UV):
+	$(PYTHON) -m pip install --user --quiet uv
+
+# Re-sync only when the lock or the project metadata changed; `uv sync --locked` fails loudly
+# if pyproject.toml and uv.lock disagree instead of silently re-resolving.
+$(BIN)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --quiet
+	@touch $@
+
+run: setup
+	$(BIN)/newsingest demo-run
+
+test: setup lint
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check pipeline dags tests bench
+	$(BIN)/mypy
+
+bench: setup
+	@echo "no benchmarks yet (see issues 4-6)"
+
+# Extraction quality and speed on a benchmark directory (html/*.html.gz + ground-truth.json).
+bench-extract: setup
+	$(BIN)/python bench/extraction.py $(BENCH)
+
+clean:
+	rm -rf .airflow var .pytest_cache .ruff_cache .mypy_cache

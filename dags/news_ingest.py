@@ -1,0 +1,103 @@
+"""news_ingest: the scheduled daily ingest. Wiring only; the work lives in ``pipeline.runner``.
+
+One run = one UTC day [day, day+1): discover and fetch each source (mapped), extract each source
+(mapped), then deduplicate across sources and publish the day's partition.
+
+The config file comes from ``NEWSINGEST_CONFIG`` (default: ``config/sources.yaml`` beside this
+repo's ``dags/``). A manual run can name its day with the ``date`` param, since a manual run's data
+interval follows the trigger time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+ARTICLES = Asset(name="news_ingest.articles", uri="news-ingest://articles")
+
+DEFAULT_ARGS = {
+    "owner": "news-ingest",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=1),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+    "execution_timeout": timedelta(hours=1),
+}
+
+
+def _context() -> tuple[Any, Any, str]:
+    """Load config, the run window and the run id inside a task (never at parse time)."""
+    import os
+    from datetime import date
+    from pathlib import Path
+
+    from pipeline.models import RunWindow
+    from pipeline.settings import load_config
+
+    context = get_current_context()
+    default_config = Path(__file__).resolve().parent.parent / "config" / "sources.yaml"
+    config = load_config(os.environ.get("NEWSINGEST_CONFIG", str(default_config)))
+    chosen_day = context["params"].get("date")
+    if chosen_day:
+        window = RunWindow.for_day(date.fromisoformat(chosen_day))
+    else:
+        window = RunWindow(context["data_interval_start"], context["data_interval_end"])
+    return config, window, str(context["run_id"])
+
+
+@dag(
+    dag_id="news_ingest",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=2,
+    default_args=DEFAULT_ARGS,
+    tags=["news-ingest"],
+    params={
+        "date": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Ingest this UTC day instead of the run's data interval (YYYY-MM-DD).",
+        ),
+    },
+    doc_md=__doc__,
+)
+def news_ingest() -> None:
+    @task
+    def list_sources() -> list[str]:
+        config, _, _ = _context()
+        return [source.name for source in config.enabled_sources]
+
+    @task(max_active_tis_per_dagrun=4)
+    def fetch(source: str) -> dict[str, Any]:
+        from pipeline.runner import fetch_source
+
+        config, window, run_id = _context()
+        return fetch_source(config, source, window, run_id)
+
+    @task
+    def extract(fetched: dict[str, Any]) -> dict[str, Any]:
+        from pipeline.runner import extract_source
+
+        config, window, run_id = _context()
+        return extract_source(config, fetched["source"], window, run_id, fetched["archive_file"])
+
+    @task(outlets=[ARTICLES])
+    def publish(extracted: list[dict[str, Any]]) -> dict[str, Any]:
+        from pipeline.runner import publish as publish_day
+
+        config, window, run_id = _context()
+        summary = publish_day(config, window, run_id, [item["source"] for item in extracted])
+        get_current_context()["outlet_events"][ARTICLES].extra = {
+            "partition": summary["partition"],
+            "rows": summary["written"],
+        }
+        return {key: summary[key] for key in ("partition", "discovered", "written", "duplicates")}
+
+    publish(extract.expand(fetched=fetch.expand(source=list_sources())))
+
+
+news_ingest()

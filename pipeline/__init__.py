@@ -1,0 +1,1 @@
+"""news-ingest: a batch news pipeline library (knows nothing of Airflow)."""

@@ -1,0 +1,739 @@
+"""Body extraction: find the article container in a parsed page and turn it into clean paragraphs.
+
+The approach is a readability-style vote: every paragraph-like block scores its ancestors, the best
+ancestor (weighted by class/id vocabulary and link density) is the article container, and sibling
+blocks that look like continuation text are merged in. Boilerplate is removed up front by tag and
+by class/id vocabulary, and again per paragraph by link density and phrase patterns.
+
+All heuristics live at module top as named data so they can be reviewed and tuned in one place.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+
+from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
+from bs4.element import CData, ProcessingInstruction
+
+# --------------------------------------------------------------------------------------------
+# Tunable thresholds
+
+
+# Where section fronts put their linked headlines (see _count_teasers).
+TEASER_HEADING_TAGS: tuple[str, ...] = ("h2", "h3", "h4", "h5")
+TEASER_ITEM_TAGS: tuple[str, ...] = ("li", "article")
+
+
+@dataclass(frozen=True)
+class ExtractionOptions:
+    """Thresholds for extraction; the defaults were tuned on the dev benchmark."""
+
+    # A block shorter than this does not vote for its ancestors (captions, labels, buttons).
+    min_block_chars: int = 25
+    # Fewer words of non-link prose than this and the page is not an article.
+    min_article_words: int = 40
+    # A paragraph whose characters are more than this share link text is navigation.
+    max_block_link_density: float = 0.65
+    # Short paragraphs are held to a stricter link-density bar: "Read: <a>headline</a>".
+    short_block_chars: int = 80
+    max_short_block_link_density: float = 0.3
+    # A paragraph that is mostly a <time> element is a timestamp line, not prose.
+    timestamp_share: float = 0.5
+    # Siblings of the best container scoring above this share of its score are merged in.
+    sibling_score_ratio: float = 0.2
+    # A negative-vocabulary block is kept anyway when it holds more than this share of the page's
+    # non-link text, or wraps a body marker (itemprop=articleBody, "article-body", ...) holding
+    # more than protect_marker_ratio of it: page wrappers carry classes like "widget" or "tags".
+    protect_text_ratio: float = 0.8
+    protect_marker_ratio: float = 0.15
+    # A paywall marker only means "truncated" when the body is at most this many words.
+    truncated_max_words: int = 350
+    # Listing pages: at least this many linked headlines, making up this share of the blocks.
+    listing_min_teasers: int = 4
+    listing_teaser_ratio: float = 0.5
+    # A container whose text is mostly link text is a listing, not an article.
+    listing_link_density: float = 0.5
+    # Language detection needs at least this many words of text to be trusted.
+    min_language_words: int = 30
+    # Dates later than fetched_at by more than this are rejected as bogus.
+    future_slack: timedelta = timedelta(days=1)
+    # JSON-LD articleBody with at least this many words is used as a hint and a fallback.
+    min_hint_words: int = 40
+
+
+DEFAULT_OPTIONS = ExtractionOptions()
+
+# --------------------------------------------------------------------------------------------
+# Vocabulary
+
+# Never content; removed before anything else.
+ALWAYS_DROP_TAGS: frozenset[str] = frozenset(
+    {
+        "script", "style", "noscript", "iframe", "svg", "template", "button", "input", "select",
+        "textarea", "object", "embed", "canvas", "video", "audio", "picture", "figcaption",
+        "dialog", "link", "meta", "head", "title", "label", "option",
+    }
+)  # fmt: skip
+
+# Structural boilerplate; removed unless it holds most of the page's paragraph text (old sites
+# wrap the whole page in a <form>, some themes put the story inside <header>).
+BOILERPLATE_TAGS: frozenset[str] = frozenset(
+    {"nav", "aside", "footer", "form", "header", "figure", "menu"}
+)
+
+# Never removed by class/id vocabulary: they are the containers we are looking for.
+PROTECTED_TAGS: frozenset[str] = frozenset({"html", "body", "article", "main"})
+
+# class/id tokens (after splitting on punctuation and camelCase) that mark boilerplate.
+NEGATIVE_TOKENS: frozenset[str] = frozenset(
+    {
+        "nav", "navbar", "navigation", "menu", "footer", "masthead", "sidebar", "rail",
+        "related", "recommended", "recommendations", "recirc", "trending", "popular",
+        "share", "sharing", "sharebar", "social", "newsletter", "subscribe", "subscription",
+        "signup", "login", "cookie", "cookies", "consent", "gdpr", "comment", "comments",
+        "commenting", "disqus", "ad", "ads", "adv", "advert", "advertisement", "adslot",
+        "adunit", "dfp", "sponsor", "sponsored", "promo", "promotion", "banner", "byline",
+        "timestamp", "dateline", "date", "caption", "credit", "credits", "breadcrumb",
+        "breadcrumbs", "tags", "taboola", "outbrain", "widget", "toolbar", "print", "modal",
+        "popup", "overlay", "hidden", "pagination", "pager", "author", "bio", "meta", "cta",
+        "copyright", "skip", "jump", "toc", "subnav", "topbar", "bottombar", "tooltip",
+    }
+)  # fmt: skip
+
+# Multi-token boilerplate markers matched as substrings of the joined, lower-cased class/id.
+NEGATIVE_PHRASES: tuple[str, ...] = (
+    "read-more", "readmore", "more-stories", "most-read", "mostread", "most-popular",
+    "mostpopular", "you-may-like", "also-read", "see-also", "related", "recommend",
+    "newsletter", "subscribe", "cookie", "consent", "sidebar", "breadcrumb", "social",
+    "share-", "-share", "sharing", "taboola", "outbrain", "advert", "sponsor", "sr-only",
+    "visually-hidden", "screen-reader", "author-info", "about-author", "post-meta",
+    "article-meta", "entry-meta", "story-meta",
+)  # fmt: skip
+
+# class/id substrings that mark the article body (readability's list plus news-specific ones).
+POSITIVE_PHRASES: tuple[str, ...] = (
+    "article", "body", "content", "entry", "hentry", "h-entry", "main", "post", "text",
+    "blog", "story", "prose", "richtext", "rich-text",
+)  # fmt: skip
+
+# Strong container signals worth more than a vocabulary hit.
+STRONG_BODY_PHRASES: tuple[str, ...] = (
+    "article-body", "articlebody", "article-content", "articlecontent", "story-body",
+    "storybody", "story-content", "entry-content", "post-content", "post-body", "postbody",
+    "article-text", "articletext", "body-text", "bodytext", "main-text", "article__body",
+    "story__body", "c-entry-content", "post-entry",
+)  # fmt: skip
+
+# Wrappers of embedded posts (tweets, Instagram) that stories quote as part of their text.
+EMBEDDED_POST_PHRASES: tuple[str, ...] = ("tweet", "instagram-media", "social-embed", "embed-post")
+
+# class/id tokens that mark a paywall or metered teaser.
+PAYWALL_TOKENS: frozenset[str] = frozenset(
+    {"paywall", "premium", "metered", "regwall", "subscriber", "locked", "piano"}
+)
+PAYWALL_PHRASES: tuple[str, ...] = (
+    "paywall", "subscriber-only", "subscribers-only", "premium-content", "pay-wall",
+    "meter-", "regwall", "article-locked", "content-locked", "gated",
+)  # fmt: skip
+
+# Block-level tags: their text becomes its own paragraph.
+BLOCK_TAGS: frozenset[str] = frozenset(
+    {
+        "p", "div", "section", "article", "main", "header", "ul", "ol", "li", "dl", "dt", "dd",
+        "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "tr", "td", "th",
+        "tbody", "thead", "tfoot", "caption", "figure", "address", "hr", "center", "details",
+        "summary", "fieldset", "hgroup",
+    }
+)  # fmt: skip
+HEADING_TAGS: frozenset[str] = frozenset({"h2", "h3", "h4", "h5", "h6"})
+
+# Blocks that vote for their ancestors with their whole text.
+SCORED_TAGS: tuple[str, ...] = ("p", "pre", "td", "blockquote")
+# Blocks that vote only with their own loose text (sites that separate paragraphs with <br>).
+LOOSE_TEXT_TAGS: tuple[str, ...] = ("div", "section", "article")
+
+# Initial container score by tag (readability's weights).
+TAG_BASE_SCORES: dict[str, float] = {
+    "div": 5.0, "article": 8.0, "main": 3.0, "section": 3.0, "pre": 3.0, "td": 3.0,
+    "blockquote": 3.0, "address": -3.0, "ol": -3.0, "ul": -3.0, "dl": -3.0, "dd": -3.0,
+    "dt": -3.0, "li": -3.0, "form": -3.0, "h1": -5.0, "h2": -5.0, "h3": -5.0, "h4": -5.0,
+    "h5": -5.0, "h6": -5.0, "th": -5.0,
+}  # fmt: skip
+CLASS_WEIGHT = 25.0
+STRONG_BODY_WEIGHT = 40.0
+ITEMPROP_BODY_WEIGHT = 60.0
+# How much of a block's score each ancestor level receives.
+ANCESTOR_SHARES: tuple[float, ...] = (1.0, 0.5, 1 / 6, 1 / 9, 1 / 12)
+
+# Short paragraphs matching these are boilerplate even inside the article container.
+BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"^(read|see|click|tap) (more|here|also|next|the full)\b",
+        r"^continue reading\b",
+        r"^(related|recommended|more)( stories| articles| coverage| news| reading)?\s*:",
+        r"^advertisement\b",
+        r"^(advertisement|ad|sponsored|story continues below)$",
+        r"^(share|share this|follow us|sign up|subscribe)\b",
+        r"^(photo|image|picture|video|credit|source|illustration)s?\s*(:|by\b|credit\b)",
+        r"^\(?(photo|image|picture)s?\s*:",
+        r"\b(getty images|shutterstock|ap photo|afp via getty|reuters/)\b",
+        r"^by\s+[A-Z\w.'’-]+(\s+[A-Z\w.'’-]+){0,4}(\s*(,|and|&)\s*[A-Z\w.'’-]+(\s+[A-Z\w.'’-]+){0,4})*\s*$",
+        r"^(published|updated|posted|last updated|first published)\b.{0,60}$",
+        r"^\d+\s+(second|minute|hour|day|week)s?\s+ago$",
+        r"^(this|the) (article|story) (was|is) (originally )?(published|updated)\b.{0,80}$",
+        r"^(we|you) (use|are using) cookies\b",
+        r"^(comments?|leave a comment|\d+ comments?)$",
+        r"^(previous|next) (article|post|story)\b",
+        r"^(image|photo|picture|slide) \d+ (of|/) \d+$",
+        r"^this (slideshow|video|content|feature) requires javascript\b",
+        r"^(topics|tags|caption|close|open|menu|related news|related stories|related articles"
+        r"|you may also like|recommended for you|more on this( story)?|trending now"
+        r"|advert|advertisement|sponsored content)\s*:?$",
+    )
+)
+# Only paragraphs up to this many words are tested against the patterns above.
+BOILERPLATE_LINE_MAX_WORDS = 20
+
+# Characters that carry no text: zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen.
+INVISIBLE_CHARS: dict[int, None] = dict.fromkeys((0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD))
+_WHITESPACE = re.compile(r"\s+")
+_CAMEL = re.compile(r"([a-z])([A-Z])")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_WORD = re.compile(r"\w+")
+_COMMAS = re.compile(r"[,，、]")
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+# Container scores keyed by id(tag): bs4 hashes and compares tags by their serialized markup.
+Scores = dict[int, tuple[Tag, float]]
+
+
+@dataclass
+class Block:
+    """One paragraph of output, with what is needed to judge it."""
+
+    kind: str  # "p" | "heading" | "li" | "quote" | "pre" | "h1"
+    text: str
+    link_chars: int = 0
+    time_chars: int = 0  # characters inside <time>: a block made of them is a timestamp
+
+    @property
+    def link_density(self) -> float:
+        return self.link_chars / len(self.text) if self.text else 0.0
+
+
+@dataclass
+class Body:
+    """The extracted body and the signals extract.py needs to accept or reject it."""
+
+    paragraphs: list[str] = field(default_factory=list)
+    prose_words: int = 0  # words outside links
+    container_link_density: float = 0.0
+    teasers: int = 0  # linked headlines inside the container
+    blocks_seen: int = 0
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+    @property
+    def word_count(self) -> int:
+        return sum(len(_WORD.findall(p)) for p in self.paragraphs)
+
+
+# --------------------------------------------------------------------------------------------
+# Normalization
+
+
+def normalize_text(text: str) -> str:
+    """NFC, no invisible characters, whitespace collapsed to single spaces, stripped."""
+    text = unicodedata.normalize("NFC", text).translate(INVISIBLE_CHARS)
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+# --------------------------------------------------------------------------------------------
+# Class/id vocabulary
+
+
+def _attr_string(tag: Tag) -> str:
+    raw_classes = tag.get("class")
+    classes: list[str] = [raw_classes] if isinstance(raw_classes, str) else list(raw_classes or ())
+    ident = tag.get("id") or ""
+    return " ".join([*classes, ident if isinstance(ident, str) else ""])
+
+
+@lru_cache(maxsize=8192)
+def _tokens(raw: str) -> frozenset[str]:
+    return frozenset(t for t in _NON_ALNUM.split(_CAMEL.sub(r"\1 \2", raw).lower()) if t)
+
+
+@lru_cache(maxsize=8192)
+def _flat(raw: str) -> str:
+    return _CAMEL.sub(r"\1-\2", raw).lower().replace("_", "-")
+
+
+def is_negative(tag: Tag) -> bool:
+    raw = _attr_string(tag)
+    if not raw.strip():
+        return _role_is_boilerplate(tag)
+    flat = _flat(raw)
+    return (
+        bool(_tokens(raw) & NEGATIVE_TOKENS)
+        or any(p in flat for p in NEGATIVE_PHRASES)
+        or _role_is_boilerplate(tag)
+    )
+
+
+def _role_is_boilerplate(tag: Tag) -> bool:
+    role = tag.get("role")
+    return isinstance(role, str) and role.lower() in {
+        "navigation", "banner", "contentinfo", "complementary", "menu", "dialog", "alert",
+    }  # fmt: skip
+
+
+def _is_embedded_post(tag: Tag) -> bool:
+    """An embedded social post quoted by the story (its wrapper is often called a "widget")."""
+    raw = _attr_string(tag)
+    flat = _flat(raw)
+    return (
+        bool(raw.strip())
+        and any(p in flat for p in EMBEDDED_POST_PHRASES)
+        and tag.find("blockquote") is not None
+    )
+
+
+def _is_strong_body(tag: Tag) -> bool:
+    if tag.get("itemprop") == "articleBody":
+        return True
+    raw = _attr_string(tag)
+    flat = _flat(raw)
+    return bool(raw.strip()) and any(p in flat for p in STRONG_BODY_PHRASES)
+
+
+def _class_weight(tag: Tag) -> float:
+    raw = _attr_string(tag)
+    weight = 0.0
+    if tag.get("itemprop") == "articleBody":
+        weight += ITEMPROP_BODY_WEIGHT
+    if not raw.strip():
+        return weight
+    flat = _flat(raw)
+    if any(p in flat for p in STRONG_BODY_PHRASES):
+        weight += STRONG_BODY_WEIGHT
+    elif any(p in flat for p in POSITIVE_PHRASES):
+        weight += CLASS_WEIGHT
+    if is_negative(tag):
+        weight -= CLASS_WEIGHT
+    return weight
+
+
+def has_paywall_marker(soup: BeautifulSoup) -> bool:
+    """Whether any element carries paywall vocabulary in its class or id."""
+    for tag in soup.find_all(True):
+        raw = _attr_string(tag)
+        if not raw.strip():
+            continue
+        flat = _flat(raw)
+        if _tokens(raw) & PAYWALL_TOKENS or any(p in flat for p in PAYWALL_PHRASES):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------------------------
+# Cleaning the tree
+
+
+def _is_hidden(tag: Tag) -> bool:
+    if tag.has_attr("hidden"):
+        return True
+    style = tag.get("style")
+    if isinstance(style, str):
+        compact = style.replace(" ", "").lower()
+        if "display:none" in compact or "visibility:hidden" in compact:
+            return True
+    return False
+
+
+def _prose_chars(tag: Tag) -> int:
+    """Characters of text outside links: what a content wrapper holds and a menu does not."""
+    text = len(_WHITESPACE.sub("", tag.get_text()))
+    links = sum(len(_WHITESPACE.sub("", a.get_text())) for a in tag.find_all("a"))
+    return max(0, text - links)
+
+
+def _is_non_text(node: object) -> bool:
+    return isinstance(node, Comment | CData | ProcessingInstruction)
+
+
+def strip_boilerplate(soup: BeautifulSoup, options: ExtractionOptions = DEFAULT_OPTIONS) -> None:
+    """Remove non-content nodes in place: code, hidden nodes, structural and named boilerplate."""
+    for node in soup.find_all(string=_is_non_text):
+        node.extract()
+    for tag in soup.find_all(ALWAYS_DROP_TAGS):
+        tag.decompose()
+    for tag in list(soup.find_all(_is_hidden)):
+        if not tag.decomposed:
+            tag.decompose()
+
+    total = _prose_chars(soup) or 1
+    # A negative-looking wrapper ("widget Blog", "and-w-sidebar", "tag-news") around the text is
+    # a page wrapper, not boilerplate. Protected: wrappers of body markers holding real text, and
+    # wrappers of the container that wins the vote before anything is removed.
+    anchors = [
+        tag
+        for tag in soup.find_all(True)
+        if _is_strong_body(tag) and _prose_chars(tag) / total > options.protect_marker_ratio
+    ]
+    scores = score_candidates(soup, options)
+    if scores:
+        anchors.append(max(scores.values(), key=lambda ts: ts[1])[0])
+
+    def protected(tag: Tag) -> bool:
+        if any(tag is a or _is_ancestor(tag, a) for a in anchors):
+            return True
+        return _prose_chars(tag) / total > options.protect_text_ratio
+
+    for tag in list(soup.find_all(True)):
+        if tag.decomposed or tag.name in PROTECTED_TAGS:
+            continue
+        if tag.get("itemprop") == "articleBody":
+            continue
+        if _is_embedded_post(tag):
+            continue
+        if (tag.name in BOILERPLATE_TAGS or is_negative(tag)) and not protected(tag):
+            tag.decompose()
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the container
+
+
+def _is_ancestor(ancestor: Tag, tag: Tag) -> bool:
+    return any(parent is ancestor for parent in tag.parents)
+
+
+def _own_text_len(tag: Tag) -> int:
+    """Length of the text directly in ``tag`` (strings and inline children, not child blocks)."""
+    total = 0
+    for child in tag.children:
+        if isinstance(child, NavigableString):
+            total += len(child.strip())
+        elif isinstance(child, Tag) and child.name not in BLOCK_TAGS:
+            total += len(child.get_text(strip=True))
+    return total
+
+
+def _link_density(tag: Tag) -> float:
+    text_len = len(tag.get_text(strip=True))
+    if not text_len:
+        return 0.0
+    link_len = sum(len(a.get_text(strip=True)) for a in tag.find_all("a"))
+    return min(1.0, link_len / text_len)
+
+
+def _initial_score(tag: Tag) -> float:
+    return TAG_BASE_SCORES.get(tag.name, 0.0) + _class_weight(tag)
+
+
+def score_candidates(root: Tag, options: ExtractionOptions = DEFAULT_OPTIONS) -> Scores:
+    """Readability-style container scores (already weighted by link density), keyed by id().
+
+    Keyed by identity because bs4 hashes and compares tags by their serialized markup.
+    """
+    raw: dict[int, float] = {}
+    nodes: dict[int, Tag] = {}
+    for block in root.find_all([*SCORED_TAGS, *LOOSE_TEXT_TAGS]):
+        if block.name in SCORED_TAGS:
+            length = len(normalize_text(block.get_text()))
+            text = block.get_text()
+        else:
+            length = _own_text_len(block)
+            text = "".join(
+                c.get_text() if isinstance(c, Tag) else str(c)
+                for c in block.children
+                if not (isinstance(c, Tag) and c.name in BLOCK_TAGS)
+            )
+        if length < options.min_block_chars:
+            continue
+        score = 1.0 + len(_COMMAS.findall(text)) + min(length / 100.0, 3.0)
+        if block.name in LOOSE_TEXT_TAGS:
+            # A text-bearing div votes for itself too: it is its own paragraph container.
+            if id(block) not in raw:
+                nodes[id(block)] = block
+                raw[id(block)] = _initial_score(block)
+            raw[id(block)] += score
+        ancestors = [p for p in block.parents if isinstance(p, Tag)][: len(ANCESTOR_SHARES)]
+        for level, ancestor in enumerate(ancestors):
+            if ancestor.name in ("[document]",):
+                break
+            key = id(ancestor)
+            if key not in raw:
+                nodes[key] = ancestor
+                raw[key] = _initial_score(ancestor)
+            raw[key] += score * ANCESTOR_SHARES[level]
+    return {k: (nodes[k], v * (1.0 - _link_density(nodes[k]))) for k, v in raw.items()}
+
+
+def _hint_recall(tag: Tag, hint_tokens: set[str]) -> float:
+    if not hint_tokens:
+        return 0.0
+    tokens = set(_WORD.findall(tag.get_text(" ").lower()))
+    return len(hint_tokens & tokens) / len(hint_tokens)
+
+
+def choose_container(
+    root: Tag, options: ExtractionOptions = DEFAULT_OPTIONS, hint: str | None = None
+) -> tuple[Tag, Scores]:
+    scores = score_candidates(root, options)
+    if not scores:
+        body = root.find("body")
+        return (body if isinstance(body, Tag) else root), scores
+    ranked = sorted(scores.values(), key=lambda ts: ts[1], reverse=True)
+    top, top_score = ranked[0]
+
+    # Several strong candidates under one ancestor mean the story is split into sibling
+    # sections; the common ancestor is the real container.
+    strong = [t for t, s in ranked[1:5] if s >= 0.75 * top_score]
+    if len(strong) >= 2:
+        top_ancestors = [p for p in top.parents if isinstance(p, Tag)]
+        for ancestor in top_ancestors:
+            if ancestor.name in ("body", "html"):
+                break
+            inside = sum(1 for t in strong if _is_ancestor(ancestor, t))
+            if inside >= 2:
+                top = ancestor
+                break
+
+    # A lone child wrapper adds nothing; its parent may hold siblings we need.
+    while (
+        isinstance(top.parent, Tag)
+        and top.parent.name not in ("body", "html", "[document]")
+        and len([c for c in top.parent.children if isinstance(c, Tag)]) == 1
+    ):
+        top = top.parent
+
+    if hint:
+        hint_tokens = set(_WORD.findall(hint.lower()))
+        if _hint_recall(top, hint_tokens) < 0.8:
+            # The scored winner misses much of the publisher's own article text: take the
+            # smallest scored candidate that covers it.
+            covering = [t for t, _ in ranked[:30] if _hint_recall(t, hint_tokens) >= 0.8]
+            if covering:
+                top = min(covering, key=lambda t: len(t.get_text()))
+    return top, scores
+
+
+def _merge_siblings(top: Tag, scores: Scores, options: ExtractionOptions) -> list[Tag]:
+    parent = top.parent
+    if not isinstance(parent, Tag) or parent.name in ("[document]", "html"):
+        return [top]
+    top_score = scores.get(id(top), (top, 0.0))[1]
+    threshold = max(10.0, top_score * options.sibling_score_ratio)
+    top_class = _attr_string(top)
+    merged: list[Tag] = []
+    for sibling in parent.children:
+        if not isinstance(sibling, Tag):
+            continue
+        if sibling is top:
+            merged.append(sibling)
+            continue
+        bonus = top_score * 0.2 if top_class and _attr_string(sibling) == top_class else 0.0
+        if id(sibling) in scores and scores[id(sibling)][1] + bonus >= threshold:
+            merged.append(sibling)
+        elif sibling.name == "p":
+            text = normalize_text(sibling.get_text())
+            density = _link_density(sibling)
+            if (len(text) > 80 and density < 0.25) or (
+                0 < len(text) <= 80 and density == 0 and text[-1:] in '.!?”"'
+            ):
+                merged.append(sibling)
+    return merged
+
+
+# --------------------------------------------------------------------------------------------
+# Emitting paragraphs
+
+
+class _Emitter:
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self._parts: list[str] = []
+        self._link_chars = 0
+        self._time_chars = 0
+        self._kinds: list[str] = ["p"]
+        self.link_depth = 0
+        self.time_depth = 0
+
+    def add(self, text: str) -> None:
+        self._parts.append(text)
+        if self.link_depth:
+            self._link_chars += len(normalize_text(text))
+        if self.time_depth:
+            self._time_chars += len(normalize_text(text))
+
+    def flush(self) -> None:
+        if self._parts:
+            text = normalize_text("".join(self._parts))
+            if text:
+                self.blocks.append(Block(self._kinds[-1], text, self._link_chars, self._time_chars))
+        self._parts = []
+        self._link_chars = 0
+        self._time_chars = 0
+
+    def push(self, kind: str) -> None:
+        self._kinds.append(kind)
+
+    def pop(self) -> None:
+        self._kinds.pop()
+
+
+def _kind_of(name: str, current: str) -> str:
+    if name in HEADING_TAGS:
+        return "heading"
+    if name == "h1":
+        return "h1"
+    if name == "li":
+        return "li"
+    if name == "blockquote":
+        return "quote"
+    if name == "pre":
+        return "pre"
+    if name in ("p", "dd", "dt", "td", "th"):
+        return "p"
+    return current
+
+
+def _walk(node: Tag, out: _Emitter, kind: str) -> None:
+    for child in node.children:
+        if isinstance(child, Comment | CData | ProcessingInstruction | Doctype | Declaration):
+            continue
+        if isinstance(child, NavigableString):
+            out.add(str(child))
+            continue
+        if not isinstance(child, Tag):
+            continue
+        name = child.name
+        if name == "br":
+            out.flush()
+        elif name in BLOCK_TAGS:
+            out.flush()
+            child_kind = _kind_of(name, kind)
+            out.push(child_kind)
+            _walk(child, out, child_kind)
+            out.flush()
+            out.pop()
+        elif name == "a":
+            out.link_depth += 1
+            _walk(child, out, kind)
+            out.link_depth -= 1
+        elif name == "time":
+            out.time_depth += 1
+            _walk(child, out, kind)
+            out.time_depth -= 1
+        else:
+            _walk(child, out, kind)
+
+
+def emit_blocks(nodes: Iterable[Tag]) -> list[Block]:
+    out = _Emitter()
+    for node in nodes:
+        out.push(_kind_of(node.name, "p"))
+        _walk(node, out, "p")
+        out.flush()
+        out.pop()
+    return out.blocks
+
+
+def is_boilerplate_line(text: str) -> bool:
+    if word_count(text) > BOILERPLATE_LINE_MAX_WORDS:
+        return False
+    return any(p.search(text) for p in BOILERPLATE_LINE_PATTERNS)
+
+
+def keep_block(block: Block, options: ExtractionOptions = DEFAULT_OPTIONS) -> bool:
+    if block.kind == "h1":
+        return False
+    if not _WORD.search(block.text):
+        return False
+    # Quotes (embedded posts end in a linked "— Name (@handle) date") get the lenient bar.
+    limit = (
+        options.max_short_block_link_density
+        if len(block.text) < options.short_block_chars and block.kind != "quote"
+        else options.max_block_link_density
+    )
+    if block.link_density > limit:
+        return False
+    if block.time_chars >= options.timestamp_share * len(block.text):
+        return False
+    return not is_boilerplate_line(block.text)
+
+
+def _dedupe(paragraphs: Iterable[str]) -> Iterator[str]:
+    previous = None
+    for paragraph in paragraphs:
+        if paragraph != previous:
+            yield paragraph
+        previous = paragraph
+
+
+def _count_teasers(nodes: Iterable[Tag]) -> int:
+    """Linked headlines: headings that are mostly a link, or list items/cards that open with one.
+
+    Section fronts are made of these; articles have few, and those few are mostly stripped
+    as related-article boilerplate before this runs.
+    """
+    teasers = 0
+    for node in nodes:
+        for heading in node.find_all(TEASER_HEADING_TAGS):
+            if heading.find("a") is not None and _link_density(heading) >= 0.6:
+                teasers += 1
+        for item in node.find_all(TEASER_ITEM_TAGS):
+            if item.find(TEASER_HEADING_TAGS) is not None:
+                continue  # already counted through its heading
+            first_link = item.find("a")
+            if first_link is None:
+                continue
+            headline = first_link.get_text(" ", strip=True)
+            if len(headline.split()) >= 3 and item.get_text(" ", strip=True).startswith(headline):
+                teasers += 1
+    return teasers
+
+
+def extract_body(
+    soup: BeautifulSoup, options: ExtractionOptions = DEFAULT_OPTIONS, hint: str | None = None
+) -> Body:
+    """Strip boilerplate from ``soup`` (in place), find the article container, emit paragraphs.
+
+    ``hint`` is the publisher's JSON-LD ``articleBody``: often truncated, so it only steers the
+    choice of container and never replaces the page text here.
+    """
+    strip_boilerplate(soup, options)
+    top, scores = choose_container(soup, options, hint)
+    nodes = _merge_siblings(top, scores, options)
+
+    blocks = emit_blocks(nodes)
+    kept = [b for b in blocks if keep_block(b, options)]
+    paragraphs = list(_dedupe(b.text for b in kept))
+    prose = sum(word_count(b.text) * (1.0 - b.link_density) for b in kept)
+
+    text_len = sum(len(b.text) for b in blocks) or 1
+    link_len = sum(b.link_chars for b in blocks)
+    return Body(
+        paragraphs=paragraphs,
+        prose_words=round(prose),
+        container_link_density=link_len / text_len,
+        teasers=_count_teasers(nodes),
+        blocks_seen=len([b for b in blocks if b.kind != "heading"]),
+    )

@@ -1,0 +1,163 @@
+"""The article extractor: HTML in, article text and metadata (with provenance) out."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+
+from pipeline.clean import (
+    DEFAULT_OPTIONS,
+    ExtractionOptions,
+    extract_body,
+    has_paywall_marker,
+    normalize_text,
+    word_count,
+)
+from pipeline.metadata import detect_language, extract_metadata, parse_json_ld
+
+_WORDS = re.compile(r"\w+")
+
+__all__ = [
+    "DEFAULT_OPTIONS",
+    "Extraction",
+    "ExtractionError",
+    "ExtractionOptions",
+    "extract_article",
+]
+
+
+@dataclass(frozen=True)
+class Extraction:
+    title: str | None
+    text: str  # paragraphs separated by "\n\n"
+    authors: list[str]
+    published_at: datetime | None  # timezone-aware UTC
+    modified_at: datetime | None  # timezone-aware UTC
+    language: str | None  # ISO 639-1, e.g. "en"
+    canonical_url: str | None  # absolute
+    description: str | None
+    section: str | None
+    tags: list[str]
+    top_image: str | None  # absolute URL
+    is_truncated: bool  # paywall teaser / truncated body
+    # field -> "json-ld" | "opengraph" | "meta" | "time-tag" | "html" | "url" | "detected"
+    provenance: dict[str, str] = field(default_factory=dict)
+
+
+class ExtractionError(Exception):
+    """The page yields no article; ``reason`` is machine-readable, ``str(exc)`` is the detail."""
+
+    REASONS = frozenset({"empty_extraction", "not_an_article", "unparseable"})
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+def _parse(html: str | bytes) -> BeautifulSoup:
+    if not html or (isinstance(html, str) and not html.strip()):
+        raise ExtractionError("unparseable", "empty document")
+    try:
+        with warnings.catch_warnings():
+            # Feeds and fragments reach us by mistake; they are rejected downstream, not warned on.
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+            return BeautifulSoup(html, "lxml")
+    except Exception as exc:  # lxml/bs4 raise assorted types on pathological input
+        raise ExtractionError("unparseable", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _key(text: str) -> str:
+    return " ".join(_WORDS.findall(text.lower()))
+
+
+def _paragraphs_from_hint(hint: str) -> list[str]:
+    return [p for line in hint.splitlines() if (p := normalize_text(line))]
+
+
+def extract_article(
+    html: str | bytes,
+    url: str,
+    *,
+    fetched_at: datetime | None = None,
+    options: ExtractionOptions = DEFAULT_OPTIONS,
+) -> Extraction:
+    """Extract the article in ``html`` (fetched from ``url``).
+
+    Raises ExtractionError with reason "unparseable", "empty_extraction" (no body text survives)
+    or "not_an_article" (listing/index pages, or too little prose to be a story).
+    """
+    soup = _parse(html)
+    if soup.find(True) is None:
+        raise ExtractionError("unparseable", "no elements in document")
+
+    # Metadata and paywall markers first: body extraction strips scripts and boilerplate.
+    json_ld = parse_json_ld(soup)
+    md = extract_metadata(soup, url, json_ld=json_ld, fetched_at=fetched_at, options=options)
+    paywalled = has_paywall_marker(soup) or md.accessible_for_free is False
+
+    hint = md.article_body
+    usable_hint = hint if hint and word_count(hint) >= options.min_hint_words else None
+    body = extract_body(soup, options, hint=usable_hint)
+    provenance = dict(md.provenance)
+    paragraphs = body.paragraphs
+    prose_words = body.prose_words
+    provenance["text"] = "html"
+
+    if prose_words < options.min_article_words and usable_hint:
+        # The page renders its text with JavaScript (or hides it): the publisher's own
+        # articleBody is the best text there is.
+        paragraphs = _paragraphs_from_hint(usable_hint)
+        prose_words = word_count(usable_hint)
+        provenance["text"] = "json-ld"
+
+    # The headline often sits inside the container as a paragraph or h2; it is not body text.
+    if md.title and paragraphs:
+        title_key = _key(md.title)
+        paragraphs = [p for i, p in enumerate(paragraphs) if i > 2 or _key(p) != title_key]
+
+    if not paragraphs:
+        raise ExtractionError("empty_extraction", "no body text survived boilerplate removal")
+    if body.container_link_density > options.listing_link_density and provenance["text"] == "html":
+        raise ExtractionError(
+            "not_an_article",
+            f"body is mostly links (link density {body.container_link_density:.2f})",
+        )
+    if body.teasers >= options.listing_min_teasers and body.teasers >= (
+        options.listing_teaser_ratio * max(body.blocks_seen, 1)
+    ):
+        raise ExtractionError(
+            "not_an_article", f"{body.teasers} linked headlines among {body.blocks_seen} blocks"
+        )
+    if prose_words < options.min_article_words:
+        raise ExtractionError(
+            "not_an_article", f"only {prose_words} words of prose (< {options.min_article_words})"
+        )
+
+    text = "\n\n".join(paragraphs)
+    language = md.language
+    if language is None:
+        language = detect_language(text, options)
+        if language:
+            provenance["language"] = "detected"
+
+    is_truncated = paywalled and word_count(text) <= options.truncated_max_words
+    return Extraction(
+        title=md.title,
+        text=text,
+        authors=md.authors,
+        published_at=md.published_at,
+        modified_at=md.modified_at,
+        language=language,
+        canonical_url=md.canonical_url,
+        description=md.description,
+        section=md.section,
+        tags=md.tags,
+        top_image=md.top_image,
+        is_truncated=is_truncated,
+        provenance=provenance,
+    )

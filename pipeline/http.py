@@ -1,0 +1,315 @@
+"""A polite, bounded HTTP client: per-host politeness, robots.txt, retries, size and time limits.
+
+Every call returns an ``HttpResult``; network trouble becomes a result with a reason code, never an
+exception, so a caller can always account for the URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
+
+import httpx
+
+from pipeline.settings import Settings
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    url: str
+    final_url: str
+    status: int | None
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: datetime
+    error: str | None = None  # reason code when the fetch did not give a usable response
+    detail: str | None = None
+    redirects: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lowered:
+                return value
+        return None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
+class _HostState:
+    semaphore: asyncio.Semaphore
+    delay: float
+    next_allowed: float = 0.0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    robots: RobotFileParser | None = None
+    robots_error: str | None = None
+    robots_loaded: bool = False
+    consecutive_failures: int = 0
+    parked_reason: str | None = None
+
+
+class FetchFailed(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class PoliteClient:
+    """Use as ``async with PoliteClient(settings) as client: await client.get(url)``."""
+
+    # A host that fails this many fetches in a row is parked for the rest of the run.
+    PARK_AFTER_FAILURES = 5
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+        self._settings = settings
+        http = settings.http
+        timeout = httpx.Timeout(
+            connect=http.connect_timeout_seconds,
+            read=http.read_timeout_seconds,
+            write=http.read_timeout_seconds,
+            pool=None,
+        )
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            headers={"User-Agent": http.user_agent, "Accept-Encoding": "gzip, deflate"},
+            transport=transport,
+        )
+        self._hosts: dict[str, _HostState] = {}
+        self._global = asyncio.Semaphore(http.max_concurrency)
+
+    async def __aenter__(self) -> PoliteClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._client.aclose()
+
+    async def get(self, url: str, *, check_robots: bool = True) -> HttpResult:
+        started = datetime.now(UTC)
+        try:
+            return await asyncio.wait_for(
+                self._get_following_redirects(url, check_robots),
+                timeout=self._settings.http.fetch_deadline_seconds,
+            )
+        except FetchFailed as failure:
+            return self._failure(url, started, failure.reason, failure.detail)
+        except TimeoutError:
+            return self._failure(
+                url, started, "deadline", "whole-fetch deadline exceeded (slow server)"
+            )
+
+    async def _get_following_redirects(self, url: str, check_robots: bool) -> HttpResult:
+        seen = [url]
+        current = url
+        for _ in range(self._settings.http.max_redirects + 1):
+            result = await self._get_one(current, check_robots, tuple(seen[:-1]), url)
+            if result.status not in REDIRECT_STATUSES or result.error:
+                return result
+            location = result.header("location")
+            if not location:
+                return result
+            target = urljoin(current, location)
+            if target in seen:
+                raise FetchFailed("redirect_loop", f"redirect loop back to {target}")
+            seen.append(target)
+            current = target
+        raise FetchFailed(
+            "too_many_redirects", f"more than {self._settings.http.max_redirects} redirects"
+        )
+
+    async def _get_one(
+        self, url: str, check_robots: bool, redirects: tuple[str, ...], requested: str
+    ) -> HttpResult:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchFailed("bad_scheme", f"only http(s) URLs are fetched, not {url!r}")
+        host = parts.hostname.lower()
+        await self._check_address(host, parts.port or (443 if parts.scheme == "https" else 80))
+        state = await self._host_state(parts.scheme, parts.netloc, host)
+        if state.parked_reason:
+            raise FetchFailed("host_parked", state.parked_reason)
+        if check_robots and self._settings.politeness.obey_robots:
+            if state.robots_error:
+                raise FetchFailed("robots_unavailable", state.robots_error)
+            if state.robots and not state.robots.can_fetch(self._settings.http.user_agent, url):
+                raise FetchFailed("robots", "disallowed by robots.txt")
+
+        http = self._settings.http
+        attempt = 0
+        while True:
+            status: int | None
+            error: tuple[str, str] | None
+            async with state.semaphore, self._global:
+                await self._wait_turn(state)
+                try:
+                    status, headers, body = await self._download(url)
+                    fetched_at = datetime.now(UTC)
+                except httpx.TimeoutException as exc:
+                    status, headers, body, fetched_at = None, [], b"", datetime.now(UTC)
+                    error = ("timeout", f"{type(exc).__name__}: {exc}")
+                except httpx.TransportError as exc:
+                    status, headers, body, fetched_at = None, [], b"", datetime.now(UTC)
+                    error = ("connect_error", f"{type(exc).__name__}: {exc}")
+                else:
+                    error = None
+            retryable = error is not None or status in RETRYABLE_STATUSES
+            if retryable and attempt < http.max_retries:
+                attempt += 1
+                await asyncio.sleep(self._backoff(attempt, headers))
+                continue
+            if retryable:
+                state.consecutive_failures += 1
+                if state.consecutive_failures >= self.PARK_AFTER_FAILURES:
+                    state.parked_reason = (
+                        f"host parked after {state.consecutive_failures} failed fetches in a row"
+                    )
+            else:
+                state.consecutive_failures = 0
+            if error is not None:
+                raise FetchFailed(*error)
+            return HttpResult(
+                url=requested,
+                final_url=url,
+                status=status,
+                headers=headers,
+                body=body,
+                fetched_at=fetched_at,
+                redirects=redirects,
+            )
+
+    async def _download(self, url: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        limit = self._settings.http.max_body_bytes
+        async with self._client.stream("GET", url) as response:
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise FetchFailed("too_large", f"Content-Length {declared} exceeds {limit} bytes")
+            chunks: list[bytes] = []
+            size = 0
+            # aiter_bytes yields decompressed bytes, so the cap also stops compression bombs.
+            async for chunk in response.aiter_bytes(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise FetchFailed("too_large", f"body exceeds {limit} bytes after decoding")
+                chunks.append(chunk)
+            headers = [(key, value) for key, value in response.headers.multi_items()]
+            return response.status_code, headers, b"".join(chunks)
+
+    def _backoff(self, attempt: int, headers: list[tuple[str, str]]) -> float:
+        http = self._settings.http
+        retry_after = _parse_retry_after(dict((k.lower(), v) for k, v in headers))
+        if retry_after is not None:
+            return min(retry_after, http.max_retry_after_seconds)
+        base: float = http.backoff_base_seconds * (2 ** (attempt - 1))
+        return base + random.uniform(0, base / 2)
+
+    async def _wait_turn(self, state: _HostState) -> None:
+        async with state.lock:
+            now = time.monotonic()
+            if state.next_allowed > now:
+                await asyncio.sleep(state.next_allowed - now)
+            state.next_allowed = time.monotonic() + state.delay
+
+    async def _host_state(self, scheme: str, netloc: str, host: str) -> _HostState:
+        key = f"{scheme}://{netloc.lower()}"
+        state = self._hosts.get(key)
+        if state is None:
+            politeness = self._settings.politeness
+            state = _HostState(
+                semaphore=asyncio.Semaphore(politeness.max_connections_per_host),
+                delay=politeness.min_delay_seconds,
+            )
+            self._hosts[key] = state
+        if self._settings.politeness.obey_robots:
+            async with state.lock:
+                if not state.robots_loaded:
+                    state.robots_loaded = True
+                    await self._load_robots(key, state)
+        return state
+
+    async def _load_robots(self, origin: str, state: _HostState) -> None:
+        robots_url = f"{origin}/robots.txt"
+        try:
+            response = await self._client.get(robots_url)
+        except httpx.HTTPError as exc:
+            state.robots_error = f"robots.txt unreachable: {type(exc).__name__}"
+            return
+        if response.status_code >= 500:
+            state.robots_error = f"robots.txt answered {response.status_code}; host deferred"
+            return
+        parser = RobotFileParser(robots_url)
+        if response.status_code >= 400:
+            parser.parse([])  # 4xx means no rules: everything is allowed
+        else:
+            parser.parse(response.text.splitlines())
+        state.robots = parser
+        crawl_delay = parser.crawl_delay(self._settings.http.user_agent)
+        if crawl_delay is not None:
+            capped = min(float(crawl_delay), self._settings.politeness.max_crawl_delay_seconds)
+            state.delay = max(state.delay, capped)
+
+    async def _check_address(self, host: str, port: int) -> None:
+        if self._settings.allow_private_addresses:
+            return
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port)
+        except socket.gaierror as exc:
+            raise FetchFailed("dns_error", f"cannot resolve {host}: {exc}") from exc
+        for info in infos:
+            address = ipaddress.ip_address(info[4][0])
+            if not address.is_global:
+                raise FetchFailed(
+                    "private_address",
+                    f"{host} resolves to non-public {address}; "
+                    "set allow_private_addresses to fetch it",
+                )
+
+    @staticmethod
+    def _failure(url: str, started: datetime, reason: str, detail: str) -> HttpResult:
+        return HttpResult(
+            url=url,
+            final_url=url,
+            status=None,
+            headers=[],
+            body=b"",
+            fetched_at=started,
+            error=reason,
+            detail=detail,
+        )
+
+
+def _parse_retry_after(headers: dict[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    sent = headers.get("date")
+    reference = parsedate_to_datetime(sent) if sent else datetime.now(UTC)
+    return max(0.0, (moment - reference).total_seconds())

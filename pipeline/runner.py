@@ -1,0 +1,201 @@
+"""The few entry points that the DAGs and the CLI call.
+
+Stage boundaries are files: ``fetch_source`` writes the WARC archive, ``extract_source`` writes
+staged Parquet under ``<output_root>/_staging/``, and ``publish`` writes the partitions. Each
+returns a small dict of counters, which is all that crosses an Airflow XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from pipeline.archive import archive_dir, run_files, safe_run_id
+from pipeline.articles import build_source_articles
+from pipeline.dedup import deduplicate
+from pipeline.fetch import SourceFetcher
+from pipeline.models import FetchOutcome, Reject, RunWindow
+from pipeline.schema import (
+    ARTICLES_SCHEMA,
+    FETCH_LOG_SCHEMA,
+    REJECTS_SCHEMA,
+    articles_to_table,
+    records_to_table,
+    table_to_articles,
+)
+from pipeline.settings import PipelineConfig
+from pipeline.storage import write_json_atomically, write_partition
+
+log = logging.getLogger(__name__)
+
+
+def staging_dir(config: PipelineConfig, window: RunWindow, run_id: str) -> Path:
+    return Path(config.settings.output_root) / "_staging" / window.partition / safe_run_id(run_id)
+
+
+def summary_path(config: PipelineConfig, window: RunWindow) -> Path:
+    return Path(config.settings.output_root) / "reports" / window.partition / "summary.json"
+
+
+def fetch_source(
+    config: PipelineConfig,
+    source_name: str,
+    window: RunWindow,
+    run_id: str,
+    *,
+    from_archive: bool = False,
+) -> dict[str, Any]:
+    """Discover and fetch one source into a new WARC file of the archive.
+
+    With ``from_archive`` nothing touches the network: the day's latest archived run is chosen.
+    """
+    source = config.source(source_name)
+    if from_archive:
+        files = run_files(config.settings.archive_root, window, source_name)
+        if not files:
+            directory = archive_dir(config.settings.archive_root, window, source_name)
+            raise FileNotFoundError(
+                f"no archived run of source {source_name!r} for {window.partition} in {directory}; "
+                "fetch the day first, or drop --from-archive"
+            )
+        log.info("fetch %s: from archive %s (no network)", source_name, files[-1])
+        return {"source": source_name, "from_archive": True, "archive_file": str(files[-1])}
+    stats = SourceFetcher(source, window, config.settings, run_id).run()
+    log.info(
+        "fetch %s: discovered=%d fetched=%d skipped=%s failed=%s discovery_failures=%s",
+        source_name,
+        stats.discovered,
+        stats.fetched,
+        dict(stats.skipped),
+        dict(stats.failed),
+        dict(stats.discovery_failures),
+    )
+    return stats.as_dict()
+
+
+def extract_source(
+    config: PipelineConfig, source_name: str, window: RunWindow, run_id: str, archive_file: str
+) -> dict[str, Any]:
+    """Turn one archived run of a source into staged articles, rejects and fetch-log rows."""
+    built = build_source_articles(Path(archive_file), window, source_name)
+    directory = staging_dir(config, window, run_id) / source_name
+    directory.mkdir(parents=True, exist_ok=True)
+    pq.write_table(articles_to_table(built.articles), directory / "articles.parquet")
+    pq.write_table(records_to_table(built.rejects, REJECTS_SCHEMA), directory / "rejects.parquet")
+    pq.write_table(
+        records_to_table(built.fetch_log, FETCH_LOG_SCHEMA), directory / "fetch_log.parquet"
+    )
+    counters = built.counters()
+    log.info("extract %s: %s", source_name, counters)
+    return counters
+
+
+def publish(
+    config: PipelineConfig, window: RunWindow, run_id: str, source_names: list[str]
+) -> dict[str, Any]:
+    """Deduplicate the staged sources together and publish the day's partitions."""
+    staging = staging_dir(config, window, run_id)
+    articles, rejects, fetch_log = [], [], []
+    for name in sorted(source_names):
+        directory = staging / name
+        if not (directory / "articles.parquet").exists():
+            raise FileNotFoundError(f"no staged output for source {name!r} in {directory}")
+        articles += table_to_articles(
+            pq.read_table(directory / "articles.parquet", schema=ARTICLES_SCHEMA)
+        )
+        rejects += [
+            Reject(**row) for row in pq.read_table(directory / "rejects.parquet").to_pylist()
+        ]
+        fetch_log += [
+            FetchOutcome(**row)
+            for row in pq.read_table(directory / "fetch_log.parquet").to_pylist()
+        ]
+    result = deduplicate(articles, config.settings.dedup)
+    rejects += result.rejects
+
+    out = config.settings.output_root
+    published = {
+        "articles": write_partition(
+            articles_to_table(result.articles), out, "articles", window, run_id
+        ),
+        "rejects": write_partition(
+            records_to_table(rejects, REJECTS_SCHEMA), out, "rejects", window, run_id
+        ),
+        "fetch_log": write_partition(
+            records_to_table(fetch_log, FETCH_LOG_SCHEMA), out, "fetch_log", window, run_id
+        ),
+    }
+    summary = _summary(window, run_id, source_names, fetch_log, rejects, result.articles, published)
+    write_json_atomically(summary_path(config, window), summary)
+    shutil.rmtree(staging, ignore_errors=True)
+    log.info(
+        "publish %s: written=%d stories=%d duplicates=%d -> %s",
+        window.partition,
+        summary["written"],
+        summary["stories"],
+        summary["duplicates"],
+        published["articles"].path,
+    )
+    return summary
+
+
+def run_day(
+    config: PipelineConfig,
+    window: RunWindow,
+    run_id: str,
+    *,
+    from_archive: bool = False,
+    source_names: list[str] | None = None,
+) -> dict[str, Any]:
+    """All stages for one day, without a scheduler (``newsingest run``)."""
+    names = source_names or [source.name for source in config.enabled_sources]
+    for name in names:
+        fetched = fetch_source(config, name, window, run_id, from_archive=from_archive)
+        extract_source(config, name, window, run_id, fetched["archive_file"])
+    return publish(config, window, run_id, names)
+
+
+def _summary(
+    window: RunWindow,
+    run_id: str,
+    source_names: list[str],
+    fetch_log: list[FetchOutcome],
+    rejects: list[Reject],
+    articles: list[Any],
+    published: dict[str, Any],
+) -> dict[str, Any]:
+    pages = [row for row in fetch_log if row.role == "page"]
+    skipped = Counter(row.reason for row in pages if row.status == "skipped")
+    failed = Counter(row.reason for row in pages if row.status == "failed")
+    rejected = Counter(reject.reason for reject in rejects)
+    duplicates = sum(1 for article in articles if article.is_duplicate)
+    stories = {article.story_id for article in articles}
+    multi = Counter(article.story_id for article in articles)
+    discovered = len(pages)
+    written = len(articles)
+    accounted = written + sum(skipped.values()) + sum(failed.values()) + sum(rejected.values())
+    return {
+        "partition": window.partition,
+        "data_interval": [window.start.isoformat(), window.end.isoformat()],
+        "run_id": run_id,
+        "sources": sorted(source_names),
+        "discovered": discovered,
+        "fetched": sum(1 for row in pages if row.status == "fetched"),
+        "written": written,
+        "stories": len(stories),
+        "duplicates": duplicates,
+        "multi_copy_stories": sum(1 for count in multi.values() if count > 1),
+        "skipped": dict(sorted(skipped.items())),
+        "failed": dict(sorted(failed.items())),
+        "rejected": dict(sorted(rejected.items())),
+        "discovery_failures": sum(
+            1 for row in fetch_log if row.role == "discovery" and row.status == "failed"
+        ),
+        "unaccounted": discovered - accounted,
+        "paths": {name: partition.path for name, partition in published.items()},
+    }

@@ -1,0 +1,233 @@
+"""Typed settings and sources, loaded from YAML: defaults <- YAML <- env vars <- CLI overrides.
+
+Every error names the file and the dotted key, e.g. ``config/demo.yaml: sources[1].feedz: unknown
+key``. Unknown keys are errors so that a typo never silently falls back to a default.
+
+Relative paths in a config file are resolved against that file's directory, so a config means the
+same thing whatever directory Airflow or a shell runs it from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "NEWSINGEST__"
+_INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolitenessSettings(_Strict):
+    min_delay_seconds: float = Field(1.0, ge=0)
+    max_connections_per_host: int = Field(1, ge=1, le=16)
+    obey_robots: bool = True
+    max_crawl_delay_seconds: float = Field(30.0, ge=0)
+
+
+class HttpSettings(_Strict):
+    user_agent: str = "news-ingest/0.1 (+https://github.com/news-ingest/news-ingest)"
+    connect_timeout_seconds: float = Field(10.0, gt=0)
+    read_timeout_seconds: float = Field(20.0, gt=0)
+    fetch_deadline_seconds: float = Field(60.0, gt=0)
+    max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_redirects: int = Field(5, ge=0)
+    max_retries: int = Field(3, ge=0)
+    backoff_base_seconds: float = Field(1.0, ge=0)
+    max_retry_after_seconds: float = Field(120.0, ge=0)
+    max_concurrency: int = Field(8, ge=1)
+
+
+class DiscoverySettings(_Strict):
+    max_sitemap_depth: int = Field(3, ge=1)
+    max_urls_per_source: int = Field(5000, ge=1)
+
+
+class DedupSettings(_Strict):
+    history_days: int = Field(30, ge=0)
+    shingle_size: int = Field(5, ge=1)
+    num_perm: int = Field(128, ge=16)
+    # Low on purpose: LSH only proposes candidates, each one is verified exactly, and truncated
+    # copies have a low Jaccard but a high containment.
+    lsh_threshold: float = Field(0.3, gt=0, lt=1)
+    min_jaccard: float = Field(0.5, gt=0, le=1)
+    min_containment: float = Field(0.8, gt=0, le=1)
+
+
+class Settings(_Strict):
+    output_root: str = "var/out"
+    archive_root: str = "var/archive"
+    allow_private_addresses: bool = False
+    politeness: PolitenessSettings = PolitenessSettings()
+    http: HttpSettings = HttpSettings()
+    discovery: DiscoverySettings = DiscoverySettings()
+    dedup: DedupSettings = DedupSettings()
+
+
+class Source(_Strict):
+    name: str
+    enabled: bool = True
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    urls: tuple[str, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_slug(cls, value: str) -> str:
+        if not _SOURCE_NAME.match(value):
+            raise ValueError("must be lower-case letters, digits, '-' or '_' (it names files)")
+        return value
+
+    @field_validator("feeds", "sitemaps", "urls")
+    @classmethod
+    def _http_urls(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not re.match(r"^https?://[^/\s]+", value):
+                raise ValueError(f"{value!r} is not an http(s) URL")
+        return values
+
+    @model_validator(mode="after")
+    def _has_something_to_discover(self) -> Source:
+        if not (self.feeds or self.sitemaps or self.urls):
+            raise ValueError("a source needs at least one of feeds, sitemaps, urls")
+        return self
+
+
+class PipelineConfig(_Strict):
+    settings: Settings = Settings()
+    sources: tuple[Source, ...]
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> PipelineConfig:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"duplicate source name {source.name!r}")
+            seen.add(source.name)
+        return self
+
+    @property
+    def enabled_sources(self) -> list[Source]:
+        return [source for source in self.sources if source.enabled]
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(f"no source named {name!r}; known: {[s.name for s in self.sources]}")
+
+
+def load_config(
+    path: str | Path,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> PipelineConfig:
+    """Load and validate a config file.
+
+    ``overrides`` are dotted keys (``"output_root"``, ``"politeness.min_delay_seconds"``) from the
+    CLI; env vars ``NEWSINGEST__OUTPUT_ROOT`` or ``NEWSINGEST__POLITENESS__MIN_DELAY_SECONDS`` sit
+    between the file and the CLI.
+    """
+    environ = os.environ if environ is None else environ
+    path = Path(path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    try:
+        document = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping with 'sources' (and optional 'settings')")
+    document = _interpolate(document, environ, path)
+
+    settings_doc = dict(document.get("settings") or {})
+    for dotted, value in _env_overrides(environ).items():
+        _set_dotted(settings_doc, dotted, value)
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(settings_doc, dotted, value)
+    document["settings"] = settings_doc
+
+    try:
+        config = PipelineConfig.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from None
+
+    base = path.resolve().parent
+    resolved = config.settings.model_copy(
+        update={
+            "output_root": _resolve_root(config.settings.output_root, base),
+            "archive_root": _resolve_root(config.settings.archive_root, base),
+        }
+    )
+    return config.model_copy(update={"settings": resolved})
+
+
+def _interpolate(value: Any, environ: Mapping[str, str], path: Path) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group("name"), match.group("default")
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{path}: ${{{name}}} is not set and has no default")
+
+        return _INTERPOLATION.sub(substitute, value)
+    if isinstance(value, list):
+        return [_interpolate(item, environ, path) for item in value]
+    if isinstance(value, dict):
+        return {key: _interpolate(item, environ, path) for key, item in value.items()}
+    return value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name[len(ENV_PREFIX) :].lower().replace("__", "."): value
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX)
+    }
+
+
+def _set_dotted(document: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = document
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"override settings.{dotted}: settings.{part} is not a mapping")
+        node = child
+    node[leaf] = value
+
+
+def _resolve_root(root: str, base: Path) -> str:
+    if "://" in root:
+        return root
+    candidate = Path(root).expanduser()
+    return str(candidate if candidate.is_absolute() else (base / candidate).resolve())
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ""
+        for part in error["loc"]:
+            key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        lines.append(f"{path}: {key or '<top level>'}: {message}")
+    return "\n".join(lines)

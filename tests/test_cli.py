@@ -1,0 +1,66 @@
+"""`newsingest run` against the demo site, then again from the archive with the site stopped."""
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.cli import main
+from pipeline.demo.catalog import MAIN_DAY
+from pipeline.demo.server import DemoSite
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def articles(out: Path) -> list[dict]:
+    (part,) = (out / "articles").glob("dt=*/part-0.parquet")
+    return pq.read_table(part).to_pylist()
+
+
+def test_run_then_reprocess_offline_gives_the_same_partition(tmp_path, monkeypatch, capsys):
+    out, archive = tmp_path / "out", tmp_path / "archive"
+    args = [
+        "run",
+        "--config",
+        str(REPO / "config" / "demo.yaml"),
+        "--date",
+        MAIN_DAY.isoformat(),
+        "--out",
+        str(out),
+        "--archive",
+        str(archive),
+    ]
+    with DemoSite() as site:
+        monkeypatch.setenv("NEWSINGEST_DEMO_URL", site.base_url)
+        assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "articles written: 15" in printed and str(out / "articles") in printed
+    first = articles(out)
+
+    # The site is gone: any network access would fail the fetches and change the rows.
+    assert main([*args, "--from-archive"]) == 0
+    assert articles(out) == first
+    assert len(list((archive / f"dt={MAIN_DAY.isoformat()}").glob("*/*.warc.gz"))) == 4
+
+
+def test_from_archive_without_an_archive_is_a_clear_error(tmp_path, capsys) -> None:
+    args = [
+        "run",
+        "--config",
+        str(REPO / "config" / "demo.yaml"),
+        "--date",
+        "2026-03-10",
+        "--out",
+        str(tmp_path / "out"),
+        "--archive",
+        str(tmp_path / "none"),
+        "--from-archive",
+    ]
+    assert main(args) == 1
+    assert "no archived run of source" in capsys.readouterr().err
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path, capsys) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("sources:\n  - name: x\n    feeds: [http://h/f]\n    feedz: []\n")
+    assert main(["run", "--config", str(config), "--date", "2026-03-10"]) == 2
+    assert "sources[0].feedz: unknown key" in capsys.readouterr().err

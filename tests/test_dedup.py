@@ -1,0 +1,74 @@
+from datetime import UTC, datetime
+
+from pipeline.dedup import content_hash, deduplicate
+from pipeline.models import Article
+from pipeline.settings import DedupSettings
+from pipeline.urls import url_hash
+
+BODY = (
+    "The harbour authority said on Tuesday that the new container terminal would open in May, "
+    "two months later than planned, after storms damaged the breakwater in January.\n\n"
+    "Engineers have since rebuilt two hundred metres of the wall and expect the remaining work "
+    "to finish within six weeks, the authority's director told reporters at the quay.\n\n"
+    "Shipping lines that had booked berths for April will be offered slots at the old terminal "
+    "at no extra cost, she said, adding that the delay would not change the project's budget."
+)
+INDEPENDENT = (
+    "Dock workers gathered outside the port offices on Tuesday morning to hear why the long "
+    "promised terminal is late again. Several said they had planned family holidays around the "
+    "opening and now face weeks of uncertainty. A union representative urged managers to publish "
+    "a full timetable and to explain what the storm repairs have cost so far."
+)
+
+
+def article(url: str, text: str, hour: int, **extra: object) -> Article:
+    return Article(
+        article_id=url_hash(url),
+        url=url,
+        canonical_url=url,
+        source=url.split("/")[2],
+        title="t",
+        text=text,
+        fetched_at=datetime(2026, 3, 10, 23, tzinfo=UTC),
+        published_at=datetime(2026, 3, 10, hour, tzinfo=UTC),
+        word_count=len(text.split()),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_content_hash_ignores_case_punctuation_and_boilerplate() -> None:
+    variant = BODY.upper().replace(",", "") + "\n\nThis story was supplied by Harbour Wire."
+    assert content_hash(variant) == content_hash(BODY)
+
+
+def test_copies_group_into_one_story_with_one_canonical() -> None:
+    edited = BODY.replace("Tuesday", "Tuesday afternoon").replace("six weeks", "about six weeks")
+    truncated = BODY.split("\n\n")[0]
+    rows = [
+        article("https://b.example/copy", edited, hour=9),
+        article("https://a.example/original", BODY, hour=8),
+        article("https://c.example/teaser", truncated, hour=10),
+        article("https://d.example/exact", BODY, hour=11),
+        article("https://e.example/other", INDEPENDENT, hour=7),
+    ]
+    result = deduplicate(rows, DedupSettings())
+    by_url = {a.url.split("/")[2]: a for a in result.articles}
+    story = by_url["a.example"].story_id
+    assert {by_url[h].story_id for h in ("b.example", "c.example", "d.example")} == {story}
+    assert by_url["e.example"].story_id != story and not by_url["e.example"].is_duplicate
+    canonical = [a for a in result.articles if a.story_id == story and not a.is_duplicate]
+    assert [a.url for a in canonical] == ["https://a.example/original"]  # the earliest
+    assert by_url["d.example"].duplicate_of == by_url["a.example"].article_id
+    assert by_url["d.example"].similarity == 1.0
+    assert result.duplicates == 3 and result.stories == 2
+
+
+def test_same_canonical_url_collapses_to_one_row_with_a_recorded_reject() -> None:
+    main = article("https://a.example/story", BODY, hour=8)
+    amp = article("https://a.example/amp/story", BODY, hour=8)
+    amp.article_id, amp.canonical_url = main.article_id, main.canonical_url
+    result = deduplicate([amp, main], DedupSettings())
+    assert [a.url for a in result.articles] == ["https://a.example/story"]
+    assert [(r.url, r.reason) for r in result.rejects] == [
+        ("https://a.example/amp/story", "duplicate_canonical_url")
+    ]

@@ -1,0 +1,252 @@
+"""The article extractor on small hand-written pages (tests/fixtures/pages)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.clean import normalize_text
+from pipeline.extract import Extraction, ExtractionError, extract_article
+from pipeline.metadata import clean_authors, parse_datetime
+
+PAGES = Path(__file__).parent / "fixtures" / "pages"
+ARTICLE_URL = "https://news.example.org/local/2026/03/10/harbour-ferry"
+
+
+def page(name: str) -> str:
+    return (PAGES / name).read_text(encoding="utf-8")
+
+
+def extract(name: str, url: str = ARTICLE_URL, fetched_at: datetime | None = None) -> Extraction:
+    return extract_article(page(name), url, fetched_at=fetched_at)
+
+
+@pytest.fixture(scope="module")
+def ferry() -> Extraction:
+    return extract("jsonld_og.html")
+
+
+# --- page with JSON-LD and OpenGraph --------------------------------------------------------
+
+
+def test_body_keeps_story_and_drops_boilerplate(ferry: Extraction) -> None:
+    text = ferry.text
+    assert text.startswith("The Kestrel, the small blue ferry")
+    assert text.endswith("an extra sailing on market days.")
+    for boilerplate in (
+        "Home",  # nav
+        "cookies",  # consent banner
+        "Share on Facebook",  # share widget
+        "Bridge repairs delayed",  # related list
+        "Most read",  # sidebar
+        "missed that boat",  # comments
+        "Read more",  # read-more link
+        "Photo: Harbour Trust",  # image credit
+        "2 hours ago",  # byline/timestamp
+        "All rights reserved",  # footer
+    ):
+        assert boilerplate not in text, boilerplate
+    # The headline is metadata, not body text.
+    assert "return after winter refit" not in text
+
+
+def test_headings_list_items_and_quotes_are_own_paragraphs(ferry: Extraction) -> None:
+    paragraphs = ferry.text.split("\n\n")
+    assert "What changed on board" in paragraphs
+    assert "Covered seating for forty passengers" in paragraphs
+    assert "A ramp for wheelchairs and bicycles" in paragraphs
+    assert "We kept the old bell, because people would never forgive us if we hadn’t." in paragraphs
+    assert all(p == p.strip() and "\n" not in p and "  " not in p for p in paragraphs)
+
+
+def test_entities_decoded_and_non_ascii_kept(ferry: Extraction) -> None:
+    assert "£1.2 million" in ferry.text  # &pound; and &nbsp; (collapsed to a space)
+    assert "“like a washing machine”" in ferry.text  # curly quotes stay curly
+    assert "José Ørsted" in ferry.text
+    assert ferry.title == "Harbour ferry & its crew return after winter refit"
+
+
+def test_json_ld_wins_over_opengraph(ferry: Extraction) -> None:
+    assert ferry.provenance["title"] == "json-ld"
+    assert ferry.description == "The Kestrel is back on the Old Quay route with a new engine."
+    assert ferry.published_at == datetime(2026, 3, 10, 6, 30, tzinfo=UTC)  # +02:00 -> UTC
+    assert ferry.modified_at == datetime(2026, 3, 10, 10, 5, tzinfo=UTC)
+    assert ferry.provenance["published_at"] == "json-ld"
+    assert ferry.section == "Local"
+    assert ferry.tags == ["ferries", "harbour", "transport"]
+    assert ferry.top_image == "https://news.example.org/images/kestrel-at-quay.jpg"
+    assert ferry.provenance["top_image"] == "json-ld"
+
+
+def test_authors_are_people_only(ferry: Extraction) -> None:
+    # "Staff Reporter" and the outlet itself are dropped; the Turkish name is kept intact.
+    assert ferry.authors == ["Meryem Çavuşoğlu"]
+    assert ferry.provenance["authors"] == "json-ld"
+
+
+def test_canonical_and_language(ferry: Extraction) -> None:
+    assert ferry.canonical_url == "https://news.example.org/local/2026/03/10/harbour-ferry-returns"
+    assert ferry.provenance["canonical_url"] == "html"
+    assert ferry.language == "en"
+    assert ferry.is_truncated is False
+
+
+def test_bytes_input_is_decoded_by_the_parser() -> None:
+    from_bytes = extract_article(page("jsonld_og.html").encode("utf-8"), ARTICLE_URL)
+    assert "José Ørsted" in from_bytes.text
+    assert from_bytes.authors == ["Meryem Çavuşoğlu"]
+
+
+# --- page with OpenGraph only ---------------------------------------------------------------
+
+
+def test_opengraph_only_page() -> None:
+    result = extract("og_only.html", url="https://valley.example.com/farming/night-picking?ref=x")
+    assert result.title == "Orchard growers try night picking"
+    assert result.provenance["title"] == "opengraph"
+    # article:author is a profile URL, so the <meta name=author> person is used.
+    assert result.authors == ["Priya Raman"]
+    assert result.published_at == datetime(2026, 3, 8, 21, 40, tzinfo=UTC)
+    assert result.modified_at == datetime(2026, 3, 9, 12, 15, tzinfo=UTC)  # RFC 822, -0500
+    assert result.language == "en"
+    assert result.provenance["language"] == "opengraph"
+    assert result.canonical_url == "https://valley.example.com/farming/night-picking"
+    assert result.tags == ["agriculture", "labour"]
+    assert result.section == "Farming"
+    assert "newsletter" not in result.text
+    assert "Tweet" not in result.text
+    assert result.text.endswith("survey of its members before next season.")
+
+
+# --- page with neither ----------------------------------------------------------------------
+
+
+def test_plain_page_byline_time_tag_and_detected_language() -> None:
+    result = extract("plain.html", url="https://northside.example.net/news/library-late")
+    assert result.title == "Library opens late on Thursdays"
+    assert result.authors == ["Ana Lima", "Tomás Ortega"]
+    assert result.provenance["authors"] == "html"
+    # <time datetime="2026-03-09T23:15:00+02:00"> is 21:15 UTC.
+    assert result.published_at == datetime(2026, 3, 9, 21, 15, tzinfo=UTC)
+    assert result.published_at.tzinfo is UTC
+    assert result.provenance["published_at"] == "time-tag"
+    assert result.language == "en"
+    assert result.provenance["language"] == "detected"
+    assert result.canonical_url == "https://northside.example.net/news/library-late"
+    assert result.provenance["canonical_url"] == "url"
+    text = result.text
+    assert text.startswith("The public library on Mill Street")
+    for boilerplate in ("By Ana Lima", "23:15", "Continue reading", "Pool reopens", "News"):
+        assert boilerplate not in text, boilerplate
+    # Soft hyphens and zero-width spaces are gone, the words they split are whole again.
+    assert "Software for the new self-service desks was installed" in text
+    assert "\u00ad" not in text and "\u200b" not in text
+    assert "stay open. Entry remains free" in text
+
+
+def test_future_date_is_rejected() -> None:
+    fetched = datetime(2026, 3, 1, tzinfo=UTC)  # before the page's own date
+    result = extract("plain.html", url="https://northside.example.net/news/x", fetched_at=fetched)
+    assert result.published_at is None
+    assert "published_at" not in result.provenance
+
+
+def test_date_from_url_path_when_page_has_none() -> None:
+    html = page("plain.html").replace('<time datetime="2026-03-09T23:15:00+02:00">', "<time>")
+    result = extract_article(html, "https://northside.example.net/2026/03/07/library-late/")
+    assert result.published_at == datetime(2026, 3, 7, tzinfo=UTC)
+    assert result.provenance["published_at"] == "url"
+
+
+# --- rejects --------------------------------------------------------------------------------
+
+
+def test_listing_page_is_not_an_article() -> None:
+    with pytest.raises(ExtractionError) as info:
+        extract("listing.html", url="https://riverside.example.com/local/")
+    assert info.value.reason == "not_an_article"
+    assert str(info.value)
+
+
+def test_empty_shell_is_empty_extraction() -> None:
+    with pytest.raises(ExtractionError) as info:
+        extract("empty_shell.html")
+    assert info.value.reason == "empty_extraction"
+
+
+@pytest.mark.parametrize("html", ["", "   ", b""])
+def test_nothing_to_parse(html: str | bytes) -> None:
+    with pytest.raises(ExtractionError) as info:
+        extract_article(html, ARTICLE_URL)
+    assert info.value.reason == "unparseable"
+
+
+def test_too_little_prose_is_not_an_article() -> None:
+    html = "<html><body><article><p>Short note about the weather today.</p></article></body></html>"
+    with pytest.raises(ExtractionError) as info:
+        extract_article(html, ARTICLE_URL)
+    assert info.value.reason == "not_an_article"
+
+
+# --- paywall --------------------------------------------------------------------------------
+
+
+def test_paywall_teaser_is_marked_truncated() -> None:
+    result = extract("paywall.html", url="https://stadt.example.de/lokales/waermenetz")
+    assert result.is_truncated is True
+    assert result.text.startswith("Die Stadtwerke wollen bis 2030")
+    assert "Weiterlesen mit Abo" not in result.text
+    assert "Subscribe" not in result.text
+    assert result.language == "de"
+    assert result.authors == ["Lena Brückner"]
+    # A date without a time or offset is taken as midnight UTC.
+    assert result.published_at == datetime(2026, 3, 11, tzinfo=UTC)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def test_normalize_text() -> None:
+    raw = "Cafe\u0301\u00a0 au\u200b lait\u00ad\n\tnow\ufeff "
+    assert normalize_text(raw) == "Café au lait now"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["By Ana Lima and Tomás Ortega"], ["Ana Lima", "Tomás Ortega"]),
+        (["Ana Lima, Bo Chen & Dee Roy"], ["Ana Lima", "Bo Chen", "Dee Roy"]),
+        (["Updated 3 hours ago"], []),
+        (["AP Staff"], []),
+        (["Ana Lima | Courier"], []),
+        (["https://twitter.com/ana"], []),
+        (["ana@example.org"], []),
+        (["Riverside Post"], []),
+    ],
+)
+def test_clean_authors(raw: list[str], expected: list[str]) -> None:
+    assert clean_authors(raw, outlet_names=["Riverside Post"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-03-10T08:30:00+02:00", datetime(2026, 3, 10, 6, 30, tzinfo=UTC)),
+        ("2026-03-10T08:30:00Z", datetime(2026, 3, 10, 8, 30, tzinfo=UTC)),
+        ("2026-03-10T08:30:00.000-0500", datetime(2026, 3, 10, 13, 30, tzinfo=UTC)),
+        ("Tue, 10 Mar 2026 08:30:00 +0100", datetime(2026, 3, 10, 7, 30, tzinfo=UTC)),
+        ("Tue, 10 Mar 2026 08:30:00 GMT", datetime(2026, 3, 10, 8, 30, tzinfo=UTC)),
+    ],
+)
+def test_parse_datetime(raw: str, expected: datetime) -> None:
+    parsed = parse_datetime(raw)
+    assert parsed is not None
+    assert parsed[0] == expected
+    assert parsed[1] is False
+
+
+def test_naive_datetime_is_utc_and_flagged() -> None:
+    assert parse_datetime("2026-03-10 08:30") == (datetime(2026, 3, 10, 8, 30, tzinfo=UTC), True)
+    assert parse_datetime("not a date") is None

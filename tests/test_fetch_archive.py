@@ -1,0 +1,75 @@
+"""The fetch stage against a loopback site: every discovered URL gets one archived outcome."""
+
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from pipeline.archive import latest_per_url, read_events, run_files
+from pipeline.fetch import SourceFetcher
+from pipeline.models import RunWindow
+from pipeline.settings import Source
+
+DAY = date(2026, 3, 10)
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+
+
+def rss(base: str) -> bytes:
+    items = [
+        ("/a", "Tue, 10 Mar 2026 08:00:00 +0000"),
+        ("/a?utm_source=rss", "Tue, 10 Mar 2026 08:00:00 +0000"),  # same page, tracking params
+        ("/old", "Mon, 09 Mar 2026 08:00:00 +0000"),  # outside the window
+        ("/gone", "Tue, 10 Mar 2026 09:00:00 +0000"),  # 404
+        ("/report.pdf", "Tue, 10 Mar 2026 10:00:00 +0000"),  # not HTML
+    ]
+    body = "".join(
+        f"<item><title>t</title><link>{base}{path}</link><pubDate>{when}</pubDate></item>"
+        for path, when in items
+    )
+    return f'<rss version="2.0"><channel><title>x</title>{body}</channel></rss>'.encode()
+
+
+def test_every_discovered_url_is_archived_with_an_outcome(loopback_server, loopback_settings):
+    server = loopback_server
+    server.routes["/robots.txt"] = (200, {}, b"User-agent: *\nDisallow: /private/\n")
+    server.routes["/rss.xml"] = (200, {"Content-Type": "application/rss+xml"}, rss(server.base_url))
+    server.routes["/broken-feed"] = (200, HTML, b"<html><body>Oops, error page</body></html>")
+    server.routes["/a"] = (200, HTML, b"<html><body><p>article a</p></body></html>")
+    server.routes["/report.pdf"] = (200, {"Content-Type": "application/pdf"}, b"%PDF-1.4")
+    server.routes["/b"] = (200, HTML, b"<html><body><p>b</p></body></html>")
+    source = Source(
+        name="site",
+        feeds=(server.url("/rss.xml"), server.url("/broken-feed")),
+        urls=(server.url("/b"), server.url("/private/c")),
+    )
+    window = RunWindow.for_day(DAY)
+    fixed = datetime(2026, 3, 10, 12, tzinfo=UTC)
+    stats = SourceFetcher(source, window, loopback_settings, "run-1", clock=lambda: fixed).run()
+
+    assert stats.discovered == 7
+    (archive_file,) = run_files(loopback_settings.archive_root, window, "site")
+    assert archive_file.name == stats.archive_file.rsplit("/", 1)[-1] == "run-1.warc.gz"
+    events = read_events(archive_file)
+    pages = {e.url.removeprefix(server.base_url): e for e in latest_per_url(events, "page")}
+    outcomes = {path: (e.meta["status"], e.meta["reason"]) for path, e in pages.items()}
+    assert outcomes == {
+        "/a": ("fetched", None),
+        "/a?utm_source=rss": ("skipped", "duplicate_url"),
+        "/old": ("skipped", "out_of_window"),
+        "/gone": ("failed", "http_404"),
+        "/report.pdf": ("skipped", "content_type"),
+        "/b": ("fetched", None),
+        "/private/c": ("skipped", "robots"),
+    }
+    assert pages["/a?utm_source=rss"].meta["detail"].endswith("/a")
+    assert pages["/a"].body == b"<html><body><p>article a</p></body></html>"
+    assert pages["/gone"].status == 404  # error responses are archived as well
+    assert "/old" not in server.hits and "/private/c" not in server.hits
+
+    discovery = {
+        e.url.removeprefix(server.base_url): e.meta for e in events if e.meta["role"] == "discovery"
+    }
+    assert discovery["/broken-feed"]["reason"] == "not_a_feed"
+    assert discovery["/rss.xml"]["status"] == "fetched"
+    assert Counter(e.meta["role"] for e in events) == Counter({"page": 7, "discovery": 2})
+    archived = list(Path(loopback_settings.archive_root).rglob("*"))
+    assert [p.name for p in archived if p.is_file()] == ["run-1.warc.gz"]
