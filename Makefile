@@ -10,8 +10,11 @@ BENCH ?= ../shared/extraction-bench/dev
 
 setup: $(BIN)/.synced
 
+# A PEP 668 "externally managed" Python (Debian's, say) refuses plain --user installs; uv goes
+# to the user's own site either way, never into the system's packages.
 $(UV):
-	$(PYTHON) -m pip install --user --quiet uv
+	$(PYTHON) -m pip install --user --quiet uv \
+	  || $(PYTHON) -m pip install --user --quiet --break-system-packages uv
 
 # Re-sync only when the lock or the project metadata changed; `uv sync --locked` fails loudly
 # if pyproject.toml and uv.lock disagree instead of silently re-resolving.
