@@ -33,8 +33,9 @@ lint: setup
 	$(BIN)/ruff format --check pipeline dags tests bench
 	$(BIN)/mypy
 
+# Speed and memory figures; each script prints its own side-by-side comparison.
 bench: setup
-	@echo "no benchmarks yet (see issues 4-6)"
+	$(BIN)/python bench/fetch.py
 
 # Extraction quality and speed on a benchmark directory (html/*.html.gz + ground-truth.json).
 bench-extract: setup

@@ -1,7 +1,8 @@
 """news_ingest: the scheduled daily ingest. Wiring only; the work lives in ``pipeline.runner``.
 
 One run = one UTC day [day, day+1): discover and fetch each source (mapped), extract each source
-(mapped), then deduplicate across sources and publish the day's partition.
+(mapped), then deduplicate across sources and publish the day's partition. With the
+``from_archive`` param the fetch step touches no network and replays the day's latest archived run.
 
 The config file comes from ``NEWSINGEST_CONFIG`` (default: ``config/sources.yaml`` beside this
 repo's ``dags/``). A manual run can name its day with the ``date`` param, since a manual run's data
@@ -62,6 +63,11 @@ def _context() -> tuple[Any, Any, str]:
             format="date",
             description="Ingest this UTC day instead of the run's data interval (YYYY-MM-DD).",
         ),
+        "from_archive": Param(
+            False,
+            type="boolean",
+            description="Rebuild the day from the raw WARC archive, with no network access.",
+        ),
     },
     doc_md=__doc__,
 )
@@ -76,7 +82,8 @@ def news_ingest() -> None:
         from pipeline.runner import fetch_source
 
         config, window, run_id = _context()
-        return fetch_source(config, source, window, run_id)
+        from_archive = bool(get_current_context()["params"].get("from_archive"))
+        return fetch_source(config, source, window, run_id, from_archive=from_archive)
 
     @task
     def extract(fetched: dict[str, Any]) -> dict[str, Any]:

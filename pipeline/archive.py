@@ -52,11 +52,20 @@ class ArchivedEvent:
 
 
 class ArchiveWriter:
-    """Writes one run's WARC under a temporary name and renames it into place on close."""
+    """Writes one run's WARC under a temporary name and renames it into place on close.
+
+    An archived file is never overwritten: a task retry or a rerun with the same run id gets
+    ``<run>.1.warc.gz`` and so on, because validators and later 304s may point into the old one.
+    """
 
     def __init__(self, directory: Path, run_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{safe_run_id(run_id)}.warc.gz"
+        stem = safe_run_id(run_id)
+        self.path = directory / f"{stem}.warc.gz"
+        attempt = 0
+        while self.path.exists():
+            attempt += 1
+            self.path = directory / f"{stem}.{attempt}.warc.gz"
         self._partial = directory / f".{self.path.name}.partial"
         self._file = self._partial.open("wb")
         self._writer = WARCWriter(self._file, gzip=True)
@@ -73,7 +82,9 @@ class ArchiveWriter:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        os.replace(self._partial, self.path)
+        # link() fails instead of replacing, should a concurrent writer have taken the name.
+        os.link(self._partial, self.path)
+        self._partial.unlink()
 
     def record(self, url: str, meta: dict[str, Any], response: HttpResult | None) -> str | None:
         """Write the event (and its response, if any); return the response record id."""
@@ -107,6 +118,97 @@ class ArchiveWriter:
         )
         self._writer.write_record(metadata)
         return response_id
+
+
+@dataclass(frozen=True)
+class ResponseRef:
+    """Where an archived response lives: a WARC file relative to the archive root, and its id."""
+
+    archive_file: str
+    record_id: str
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    fetched_at: datetime
+
+
+def load_response(archive_root: str | Path, ref: ResponseRef) -> StoredResponse | None:
+    """An archived response, or None when it is gone."""
+    path = Path(archive_root) / ref.archive_file
+    if not path.is_file():
+        return None
+    with path.open("rb") as stream:
+        for record in ArchiveIterator(stream):
+            if (
+                record.rec_type == "response"
+                and record.rec_headers.get_header("WARC-Record-ID") == ref.record_id
+            ):
+                assert record.http_headers is not None
+                return StoredResponse(
+                    status=int(record.http_headers.get_statuscode()),
+                    headers=list(record.http_headers.headers),
+                    body=record.content_stream().read(),
+                    fetched_at=datetime.fromisoformat(
+                        record.rec_headers.get_header("WARC-Date").replace("Z", "+00:00")
+                    ),
+                )
+    return None
+
+
+class ValidatorStore:
+    """ETag/Last-Modified per URL, kept between runs so unchanged pages are not downloaded again.
+
+    Stored as JSON per source under ``<archive_root>/_validators/``, each entry pointing at the
+    archived response the validators belong to, so a 304 can be answered from the archive.
+    """
+
+    def __init__(self, archive_root: str | Path, source: str) -> None:
+        self.path = Path(archive_root) / "_validators" / f"{source}.json"
+        self._entries: dict[str, dict[str, str]] = {}
+        if self.path.is_file():
+            try:
+                self._entries = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._entries = {}  # a damaged cache only costs a full download
+
+    def conditional_headers(self, url: str) -> dict[str, str]:
+        entry = self._entries.get(url)
+        if not entry:
+            return {}
+        headers = {}
+        if entry.get("etag"):
+            headers["If-None-Match"] = entry["etag"]
+        if entry.get("last_modified"):
+            headers["If-Modified-Since"] = entry["last_modified"]
+        return headers
+
+    def ref(self, url: str) -> ResponseRef | None:
+        entry = self._entries.get(url)
+        if not entry:
+            return None
+        return ResponseRef(entry["archive_file"], entry["record_id"])
+
+    def remember(
+        self, url: str, etag: str | None, last_modified: str | None, ref: ResponseRef
+    ) -> None:
+        if not (etag or last_modified):
+            return
+        self._entries[url] = {
+            "etag": etag or "",
+            "last_modified": last_modified or "",
+            "archive_file": ref.archive_file,
+            "record_id": ref.record_id,
+        }
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        staged = self.path.with_name(f".{self.path.name}.tmp")
+        staged.write_text(json.dumps(self._entries, sort_keys=True), encoding="utf-8")
+        os.replace(staged, self.path)
 
 
 def run_files(archive_root: str | Path, window: RunWindow, source: str) -> list[Path]:

@@ -12,7 +12,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.archive import ArchivedEvent, latest_per_url, read_events
+from pipeline.archive import (
+    ArchivedEvent,
+    ResponseRef,
+    latest_per_url,
+    load_response,
+    read_events,
+)
 from pipeline.decode import decode_html
 from pipeline.extract import ExtractionError, extract_article
 from pipeline.models import Article, FetchOutcome, Reject, RunWindow
@@ -42,28 +48,60 @@ class SourceArticles:
 def build_source_articles(archive_file: Path, window: RunWindow, source: str) -> SourceArticles:
     """Turn one archived run of a source into articles, rejects and fetch-log rows."""
     events = read_events(archive_file)
+    archive_root = archive_file.parents[2]  # <root>/dt=YYYY-MM-DD/<source>/<run>.warc.gz
     result = SourceArticles(source=source)
-    for event in latest_per_url(events, "discovery") + latest_per_url(events, "page"):
-        result.fetch_log.append(_fetch_log_row(event))
-    for event in latest_per_url(events, "page"):
-        if event.meta.get("status") != "fetched" or event.body is None:
+    charsets: dict[str, str] = {}
+    pages = latest_per_url(events, "page")
+    for event in pages:
+        if event.meta.get("status") != "fetched":
             continue
-        outcome = _article_from_event(event, window)
+        response = _response_of(event, archive_root)
+        if response is None:
+            result.rejects.append(
+                Reject(
+                    event.url,
+                    source,
+                    "extract",
+                    "archive_missing",
+                    "the archived copy this 304 refers to is gone",
+                )
+            )
+            continue
+        status, headers, body = response
+        html, charset = decode_html(body, _header(headers, "content-type"))
+        charsets[event.url] = charset
+        outcome = _article(event, status, html, charset, window)
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
         else:
             result.articles.append(outcome)
+    for event in latest_per_url(events, "discovery") + pages:
+        result.fetch_log.append(_fetch_log_row(event, charsets.get(event.url)))
     return result
 
 
-def _article_from_event(event: ArchivedEvent, window: RunWindow) -> Article | Reject:
+def _response_of(
+    event: ArchivedEvent, archive_root: Path
+) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    body_from = event.meta.get("body_from")
+    if body_from:  # a 304: the body is the copy an earlier run archived
+        stored = load_response(
+            archive_root, ResponseRef(body_from["archive_file"], body_from["record_id"])
+        )
+        return (stored.status, stored.headers, stored.body) if stored else None
+    if event.status is None or event.body is None:
+        return None
+    return event.status, event.headers, event.body
+
+
+def _article(
+    event: ArchivedEvent, status: int, html: str, charset: str, window: RunWindow
+) -> Article | Reject:
     meta = event.meta
     source = str(meta["source"])
     final_url = str(meta.get("final_url") or event.url)
-    fetched_at = datetime.fromisoformat(str(meta["fetched_at"]))
-    content_type = _header(event.headers, "content-type")
-    assert event.body is not None
-    html, charset = decode_html(event.body, content_type)
+    # For a 304 the content is the archived copy, so its time is when that copy was received.
+    fetched_at = datetime.fromisoformat(str(meta.get("content_fetched_at") or meta["fetched_at"]))
     try:
         extraction = extract_article(html, final_url, fetched_at=fetched_at)
     except ExtractionError as exc:
@@ -106,26 +144,36 @@ def _article_from_event(event: ArchivedEvent, window: RunWindow) -> Article | Re
         tags=list(extraction.tags),
         top_image=extraction.top_image,
         is_truncated=extraction.is_truncated,
-        http_status=event.status,
+        http_status=status,
         charset=charset,
         discovered_via=meta.get("discovered_via"),
         provenance=provenance,
     )
 
 
-def _fetch_log_row(event: ArchivedEvent) -> FetchOutcome:
+def _fetch_log_row(event: ArchivedEvent, charset: str | None) -> FetchOutcome:
     meta = event.meta
     fetched_at = meta.get("fetched_at")
+    status = str(meta.get("status"))
+    if status == "fetched":
+        outcome = "not_modified" if meta.get("body_from") else "ok"
+    else:
+        outcome = str(meta.get("reason") or "unknown")
     return FetchOutcome(
         url=event.url,
         source=str(meta.get("source")),
         role=str(meta.get("role")),
-        status=str(meta.get("status")),
+        status=status,
+        outcome=outcome,
         reason=meta.get("reason"),
         detail=meta.get("detail"),
         http_status=meta.get("http_status"),
         final_url=meta.get("final_url"),
         content_type=meta.get("content_type"),
+        charset=charset,
+        bytes=int(meta.get("bytes") or 0),
+        elapsed_ms=meta.get("elapsed_ms"),
+        attempts=int(meta.get("attempts") or 0),
         fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
         discovered_via=meta.get("discovered_via"),
         run_id=meta.get("run_id"),

@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     window = RunWindow.for_day(args.date)
     # Unique per invocation, so a rerun adds a WARC file instead of overwriting the last one.
-    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     run_id = args.run_id or f"cli__{args.date.isoformat()}__{started}"
     summary = run_day(
         config, window, run_id, from_archive=args.from_archive, source_names=args.sources
@@ -111,7 +111,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [
         f"news-ingest {summary['partition']}  (run {summary['run_id']})",
         f"  URLs discovered : {summary['discovered']}",
-        f"  pages fetched   : {summary['fetched']}",
+        f"  pages fetched   : {summary['fetched']} ({summary['not_modified']} not modified)",
         f"  articles written: {summary['written']}  "
         f"({summary['stories']} stories, {summary['duplicates']} duplicates in "
         f"{summary['multi_copy_stories']} multi-copy stories)",

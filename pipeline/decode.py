@@ -16,6 +16,45 @@ _BOMS = (
 )
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.IGNORECASE)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.IGNORECASE)
+_HTML_LANG = re.compile(rb"<html[^>]*\slang\s*=\s*[\"']?([A-Za-z-]+)", re.IGNORECASE)
+
+# The encoding browsers fall back to for unlabelled pages, by language (after the WHATWG
+# encoding standard's locale table); anything unlisted falls back to windows-1252.
+LEGACY_DEFAULTS: dict[str, str] = {
+    "ar": "cp1256",
+    "be": "cp1251",
+    "bg": "cp1251",
+    "cs": "cp1250",
+    "el": "cp1253",
+    "et": "cp1257",
+    "fa": "cp1256",
+    "he": "cp1255",
+    "hr": "cp1250",
+    "hu": "cp1250",
+    "ja": "shift_jis",
+    "kk": "cp1251",
+    "ko": "euc_kr",
+    "lt": "cp1257",
+    "lv": "cp1257",
+    "mk": "cp1251",
+    "pl": "cp1250",
+    "ro": "cp1250",
+    "ru": "cp1251",
+    "sk": "cp1250",
+    "sl": "cp1250",
+    "sr": "cp1251",
+    "th": "cp874",
+    "tr": "cp1254",
+    "uk": "cp1251",
+    "vi": "cp1258",
+    "zh-cn": "gb18030",
+    "zh-tw": "big5",
+    "zh": "gb18030",
+}
+# How much more "chaos" (charset-normalizer's mess score) the language's default may show
+# than the detector's favourite and still be chosen.
+DETECTION_TOLERANCE = 0.05
+
 # The HTML standard says a <meta charset> must sit in the first 1024 bytes; allow some slack.
 _META_SCAN_BYTES = 4096
 
@@ -31,10 +70,34 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
                 return body.decode(declared), declared
             except (LookupError, UnicodeDecodeError):
                 continue  # a wrong declaration is common; fall through to detection
-    best = from_bytes(body).best()
-    if best is not None and best.encoding:
-        return str(best), best.encoding
-    return body.decode("utf-8", errors="replace"), "utf-8"
+    return _detect(body)
+
+
+def _detect(body: bytes) -> tuple[str, str]:
+    """Statistical detection, nudged toward the legacy encoding the page's language implies.
+
+    Short texts are ambiguous (cp1252, cp1257 and cp1250 often score alike), so when the
+    encoding browsers would fall back to for the page's ``lang`` is about as plausible as the
+    detector's favourite, it wins.
+    """
+    matches = list(from_bytes(body))
+    if not matches:
+        return body.decode("utf-8", errors="replace"), "utf-8"
+    best = matches[0]
+    preferred = _legacy_default(body)
+    for match in matches:
+        if preferred in match.could_be_from_charset or match.encoding == preferred:
+            if match.chaos - best.chaos <= DETECTION_TOLERANCE:
+                return body.decode(preferred, errors="replace"), preferred
+            break
+    return str(best), best.encoding
+
+
+def _legacy_default(body: bytes) -> str:
+    match = _HTML_LANG.search(body[:_META_SCAN_BYTES])
+    language = match.group(1).decode("ascii", "replace").lower() if match else ""
+    primary = language.split("-")[0]
+    return LEGACY_DEFAULTS.get(language, LEGACY_DEFAULTS.get(primary, "cp1252"))
 
 
 def _from_header(content_type: str | None) -> str | None:

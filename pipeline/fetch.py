@@ -1,7 +1,8 @@
 """The fetch stage: discover a source's URLs and fetch them, archiving every event as WARC.
 
 Each discovered URL gets exactly one page event: fetched, skipped (with a reason) or failed (with a
-reason). Feeds and sitemaps get discovery events. The archive is the stage's only output.
+reason). Feeds and sitemaps get discovery events. The archive is the stage's only output; the
+validators it keeps for conditional GETs point back into it.
 """
 
 from __future__ import annotations
@@ -9,14 +10,19 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from pipeline.archive import ArchiveWriter, archive_dir
+from pipeline.archive import (
+    ArchiveWriter,
+    ResponseRef,
+    ValidatorStore,
+    archive_dir,
+    load_response,
+)
 from pipeline.discover import (
     Deduper,
     Entry,
@@ -33,7 +39,7 @@ from pipeline.settings import Settings, Source
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
 # Outcomes that say "we chose not to", as opposed to "it went wrong".
 SKIP_REASONS = frozenset(
-    {"robots", "content_type", "duplicate_url", "out_of_window", "over_cap", "not_modified"}
+    {"robots", "content_type", "duplicate_url", "out_of_window", "over_cap", "sitemap_cap"}
 )
 
 Clock = Callable[[], datetime]
@@ -49,6 +55,7 @@ class FetchStats:
     archive_file: str = ""
     discovered: int = 0
     fetched: int = 0
+    not_modified: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     discovery_failures: Counter[str] = field(default_factory=Counter)
@@ -59,10 +66,20 @@ class FetchStats:
             "archive_file": self.archive_file,
             "discovered": self.discovered,
             "fetched": self.fetched,
+            "not_modified": self.not_modified,
             "skipped": dict(self.skipped),
             "failed": dict(self.failed),
             "discovery_failures": dict(self.discovery_failures),
         }
+
+
+@dataclass(frozen=True)
+class _Response:
+    """What a GET gave: the response as received, and the one to use (an archived copy on 304)."""
+
+    received: HttpResult
+    effective: HttpResult
+    body_from: ResponseRef | None = None
 
 
 class SourceFetcher:
@@ -85,6 +102,7 @@ class SourceFetcher:
         self.transport = transport
         self.clock = clock
         self.stats = FetchStats(source=source.name)
+        self._validators = ValidatorStore(settings.archive_root, source.name)
 
     def run(self) -> FetchStats:
         return asyncio.run(self.run_async())
@@ -93,29 +111,51 @@ class SourceFetcher:
         directory = archive_dir(self.settings.archive_root, self.window, self.source.name)
         with ArchiveWriter(directory, self.run_id) as archive:
             self._archive = archive
+            self._archive_name = f"{self.window.partition}/{self.source.name}/{archive.path.name}"
             async with PoliteClient(self.settings, self.transport) as client:
                 candidates = await self._discover(client)
                 to_fetch = self._select(candidates)
                 await asyncio.gather(*(self._fetch_page(client, c) for c in to_fetch))
-        self.stats.archive_file = str(Path(archive.path))
+        # Saved only once the WARC is complete, so validators never point at a partial file.
+        self._validators.save()
+        self.stats.archive_file = str(archive.path)
         return self.stats
+
+    async def _get(self, client: PoliteClient, url: str) -> _Response:
+        conditional = self._validators.conditional_headers(url)
+        received = await client.get(url, conditional=conditional)
+        if received.status == 304 and conditional:
+            ref = self._validators.ref(url)
+            previous = load_response(self.settings.archive_root, ref) if ref else None
+            if previous is not None:
+                effective = replace(
+                    received,
+                    status=previous.status,
+                    headers=previous.headers,
+                    body=previous.body,
+                    fetched_at=previous.fetched_at,
+                )
+                return _Response(received, effective, ref)
+            received = await client.get(url)  # the archived copy is gone: download it again
+        return _Response(received, received)
 
     async def _discover(self, client: PoliteClient) -> list[Candidate]:
         candidates: list[Candidate] = []
         for feed_url in self.source.feeds:
-            result = await client.get(feed_url)
-            body = self._discovery_body(feed_url, "feed", result)
+            response = await self._get(client, feed_url)
+            body = self._discovery_body(feed_url, "feed", response)
             if body is None:
                 continue
             try:
-                entries = parse_feed(body, result.header("content-type"))
+                entries = parse_feed(body, response.effective.header("content-type"))
             except NotAFeed as exc:
-                self._discovery_event(feed_url, "feed", result, "not_a_feed", str(exc))
+                self._discovery_event(feed_url, "feed", response, "not_a_feed", str(exc))
                 continue
-            self._discovery_event(feed_url, "feed", result, None, f"{len(entries)} items")
+            self._discovery_event(feed_url, "feed", response, None, f"{len(entries)} items")
             candidates += entries_to_candidates(entries, self.source.name, "feed", feed_url)
+        seen: set[str] = set()
         for sitemap_url in self.source.sitemaps:
-            candidates += await self._walk_sitemap(client, sitemap_url, depth=1, seen=set())
+            candidates += await self._walk_sitemap(client, sitemap_url, 1, seen)
         candidates += [
             Candidate(
                 url=url,
@@ -130,34 +170,40 @@ class SourceFetcher:
     async def _walk_sitemap(
         self, client: PoliteClient, url: str, depth: int, seen: set[str]
     ) -> list[Candidate]:
+        limits = self.settings.discovery
         if url in seen:
             return []
+        if len(seen) >= limits.max_sitemaps:
+            self._discovery_event(
+                url, "sitemap", None, "sitemap_cap", f"more than {limits.max_sitemaps} sitemaps"
+            )
+            return []
         seen.add(url)
-        result = await client.get(url)
-        body = self._discovery_body(url, "sitemap", result)
+        response = await self._get(client, url)
+        body = self._discovery_body(url, "sitemap", response)
         if body is None:
             return []
         try:
             document = parse_sitemap(body)
         except NotAFeed as exc:
-            self._discovery_event(url, "sitemap", result, "not_a_sitemap", str(exc))
+            self._discovery_event(url, "sitemap", response, "not_a_sitemap", str(exc))
             return []
         self._discovery_event(
             url,
             "sitemap",
-            result,
+            response,
             None,
             f"{len(document.entries)} urls, {len(document.child_sitemaps)} child sitemaps",
         )
         found = entries_to_candidates(document.entries, self.source.name, "sitemap", url)
         for child in document.child_sitemaps:
-            if depth >= self.settings.discovery.max_sitemap_depth:
+            if depth >= limits.max_sitemap_depth:
                 self._discovery_event(
                     child,
                     "sitemap",
                     None,
                     "sitemap_depth",
-                    f"deeper than {self.settings.discovery.max_sitemap_depth}",
+                    f"nested deeper than {limits.max_sitemap_depth} levels",
                 )
                 continue
             found += await self._walk_sitemap(client, child, depth + 1, seen)
@@ -176,9 +222,8 @@ class SourceFetcher:
                     candidate, None, "skipped", "duplicate_url", f"same canonical URL as {kept_as}"
                 )
                 continue
-            decision = window_decision(
-                Entry(url=candidate.url, published_at=candidate.feed_published_at), self.window
-            )
+            entry = Entry(url=candidate.url, published_at=candidate.feed_published_at)
+            decision = window_decision(entry, self.window)
             if not decision.take:
                 self._page_event(
                     canonical_candidate, None, "skipped", decision.reason, decision.detail
@@ -197,33 +242,40 @@ class SourceFetcher:
         return selected
 
     async def _fetch_page(self, client: PoliteClient, candidate: Candidate) -> None:
-        result = await client.get(candidate.url)
+        response = await self._get(client, candidate.url)
+        result = response.effective
         if result.error is not None:
             status = "skipped" if result.error in SKIP_REASONS else "failed"
-            self._page_event(candidate, result, status, result.error, result.detail)
+            self._page_event(candidate, response, status, result.error, result.detail)
             return
         assert result.status is not None
         if result.status >= 400:
-            self._page_event(candidate, result, "failed", f"http_{result.status}", None)
+            self._page_event(candidate, response, "failed", f"http_{result.status}", None)
+            return
+        if not 200 <= result.status < 300:
+            self._page_event(
+                candidate, response, "failed", f"http_{result.status}", "unexpected status"
+            )
             return
         content_type = (result.header("content-type") or "").lower()
         if not content_type.startswith(HTML_CONTENT_TYPES):
             self._page_event(
                 candidate,
-                result,
+                response,
                 "skipped",
                 "content_type",
                 f"not HTML: {content_type or 'no Content-Type'}",
             )
             return
-        self._page_event(candidate, result, "fetched", None, None)
+        self._page_event(candidate, response, "fetched", None, None)
 
-    def _discovery_body(self, url: str, kind: str, result: HttpResult) -> bytes | None:
+    def _discovery_body(self, url: str, kind: str, response: _Response) -> bytes | None:
+        result = response.effective
         if result.error is not None:
-            self._discovery_event(url, kind, result, result.error, result.detail)
+            self._discovery_event(url, kind, response, result.error, result.detail)
             return None
         if not result.ok:
-            self._discovery_event(url, kind, result, f"http_{result.status}", None)
+            self._discovery_event(url, kind, response, f"http_{result.status}", None)
             return None
         return result.body
 
@@ -231,7 +283,7 @@ class SourceFetcher:
         self,
         url: str,
         kind: str,
-        result: HttpResult | None,
+        response: _Response | None,
         reason: str | None,
         detail: str | None,
     ) -> None:
@@ -245,20 +297,21 @@ class SourceFetcher:
             "status": "failed" if reason else "fetched",
             "reason": reason,
             "detail": detail,
-            **self._response_meta(result),
         }
-        self._archive.record(url, meta, result if result is not None else None)
+        self._record(url, meta, response)
 
     def _page_event(
         self,
         candidate: Candidate,
-        result: HttpResult | None,
+        response: _Response | None,
         status: str,
         reason: str | None,
         detail: str | None,
     ) -> None:
         if status == "fetched":
             self.stats.fetched += 1
+            if response is not None and response.body_from is not None:
+                self.stats.not_modified += 1
         elif status == "skipped":
             self.stats.skipped[reason or "unknown"] += 1
         else:
@@ -276,22 +329,44 @@ class SourceFetcher:
             "feed_published_at": (
                 candidate.feed_published_at.isoformat() if candidate.feed_published_at else None
             ),
-            **self._response_meta(result),
         }
-        self._archive.record(candidate.url, meta, result)
+        self._record(candidate.url, meta, response)
 
-    def _response_meta(self, result: HttpResult | None) -> dict[str, Any]:
-        if result is None:
-            return {
-                "fetched_at": self.clock().isoformat(),
-                "http_status": None,
-                "final_url": None,
-                "content_type": None,
+    def _record(self, url: str, meta: dict[str, Any], response: _Response | None) -> None:
+        if response is None:
+            meta.update(
+                fetched_at=self.clock().isoformat(),
+                http_status=None,
+                final_url=None,
+                content_type=None,
+                bytes=0,
+                elapsed_ms=None,
+                attempts=0,
+            )
+            self._archive.record(url, meta, None)
+            return
+        received, effective = response.received, response.effective
+        meta.update(
+            fetched_at=received.fetched_at.isoformat(),
+            http_status=received.status,
+            final_url=received.final_url,
+            content_type=effective.header("content-type"),
+            redirects=list(received.redirects),
+            bytes=len(received.body),
+            elapsed_ms=received.elapsed_ms,
+            attempts=received.attempts,
+        )
+        if response.body_from is not None:
+            meta["content_fetched_at"] = effective.fetched_at.isoformat()
+            meta["body_from"] = {
+                "archive_file": response.body_from.archive_file,
+                "record_id": response.body_from.record_id,
             }
-        return {
-            "fetched_at": result.fetched_at.isoformat(),
-            "http_status": result.status,
-            "final_url": result.final_url,
-            "content_type": result.header("content-type"),
-            "redirects": list(result.redirects),
-        }
+        record_id = self._archive.record(url, meta, received)
+        if record_id and response.body_from is None and received.ok:
+            self._validators.remember(
+                url,
+                received.header("etag"),
+                received.header("last-modified"),
+                ResponseRef(self._archive_name, record_id),
+            )

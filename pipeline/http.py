@@ -1,7 +1,7 @@
 """A polite, bounded HTTP client: per-host politeness, robots.txt, retries, size and time limits.
 
 Every call returns an ``HttpResult``; network trouble becomes a result with a reason code, never an
-exception, so a caller can always account for the URL.
+exception, so a caller can always account for the URL. Reason codes are listed in ``REASONS``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import ipaddress
 import random
 import socket
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -24,7 +25,27 @@ from pipeline.settings import Settings
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+# Failures that would only repeat: a too-big body stays too big, a trickling server stays slow.
+NOT_RETRIED = frozenset({"too_large", "deadline"})
 _CHUNK = 64 * 1024
+
+# Every reason a fetch can end without a usable response (the fetch log documents them).
+REASONS = {
+    "bad_scheme": "not an http(s) URL",
+    "dns_error": "the host name does not resolve",
+    "private_address": "the host resolves to a private, loopback or link-local address",
+    "robots": "robots.txt disallows the URL",
+    "robots_unavailable": "robots.txt answered 5xx or could not be fetched; the host is deferred",
+    "host_parked": "the host failed repeatedly earlier in this run",
+    "connect_error": "the connection could not be opened",
+    "connect_timeout": "the connection was not accepted in time",
+    "read_timeout": "the server stopped sending for longer than the read timeout",
+    "connection_reset": "the connection broke before the response was complete",
+    "deadline": "the whole fetch took longer than the deadline (slow-loris protection)",
+    "too_large": "the body, after decompression, is larger than the cap",
+    "redirect_loop": "a redirect chain came back to a URL it had visited",
+    "too_many_redirects": "more redirects than allowed",
+}
 
 
 @dataclass(frozen=True)
@@ -35,9 +56,11 @@ class HttpResult:
     headers: list[tuple[str, str]]
     body: bytes
     fetched_at: datetime
-    error: str | None = None  # reason code when the fetch did not give a usable response
+    error: str | None = None  # a key of REASONS when the fetch gave no usable response
     detail: str | None = None
     redirects: tuple[str, ...] = ()
+    attempts: int = 0
+    elapsed_ms: int = 0
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
@@ -71,6 +94,11 @@ class FetchFailed(Exception):
         self.detail = detail
 
 
+@dataclass
+class _Attempts:
+    count: int = 0
+
+
 class PoliteClient:
     """Use as ``async with PoliteClient(settings) as client: await client.get(url)``."""
 
@@ -91,9 +119,13 @@ class PoliteClient:
             follow_redirects=False,
             headers={"User-Agent": http.user_agent, "Accept-Encoding": "gzip, deflate"},
             transport=transport,
+            limits=httpx.Limits(max_connections=http.max_concurrency * 2),
         )
         self._hosts: dict[str, _HostState] = {}
         self._global = asyncio.Semaphore(http.max_concurrency)
+        self._allowed_networks = [
+            ipaddress.ip_network(network, strict=False) for network in settings.allowed_networks
+        ]
 
     async def __aenter__(self) -> PoliteClient:
         return self
@@ -106,26 +138,51 @@ class PoliteClient:
     ) -> None:
         await self._client.aclose()
 
-    async def get(self, url: str, *, check_robots: bool = True) -> HttpResult:
+    def host_delay(self, url: str) -> float | None:
+        """The politeness delay in force for the URL's host (after robots.txt), if known yet."""
+        parts = urlsplit(url)
+        state = self._hosts.get(f"{parts.scheme}://{parts.netloc.lower()}")
+        return state.delay if state else None
+
+    async def get(
+        self,
+        url: str,
+        *,
+        check_robots: bool = True,
+        conditional: Mapping[str, str] | None = None,
+    ) -> HttpResult:
+        """GET with redirects, politeness and retries; ``conditional`` adds If-* headers."""
         started = datetime.now(UTC)
+        clock = time.monotonic()
+        attempts = _Attempts()
         try:
-            return await asyncio.wait_for(
-                self._get_following_redirects(url, check_robots),
-                timeout=self._settings.http.fetch_deadline_seconds,
+            result = await self._get_following_redirects(
+                url, check_robots, dict(conditional or {}), attempts
             )
         except FetchFailed as failure:
-            return self._failure(url, started, failure.reason, failure.detail)
-        except TimeoutError:
-            return self._failure(
-                url, started, "deadline", "whole-fetch deadline exceeded (slow server)"
+            result = HttpResult(
+                url=url,
+                final_url=url,
+                status=None,
+                headers=[],
+                body=b"",
+                fetched_at=started,
+                error=failure.reason,
+                detail=failure.detail,
             )
+        elapsed = int((time.monotonic() - clock) * 1000)
+        return _replace(result, attempts=attempts.count, elapsed_ms=elapsed)
 
-    async def _get_following_redirects(self, url: str, check_robots: bool) -> HttpResult:
+    async def _get_following_redirects(
+        self, url: str, check_robots: bool, conditional: dict[str, str], attempts: _Attempts
+    ) -> HttpResult:
         seen = [url]
         current = url
         for _ in range(self._settings.http.max_redirects + 1):
-            result = await self._get_one(current, check_robots, tuple(seen[:-1]), url)
-            if result.status not in REDIRECT_STATUSES or result.error:
+            result = await self._get_one(
+                current, check_robots, tuple(seen[:-1]), url, conditional, attempts
+            )
+            if result.status not in REDIRECT_STATUSES:
                 return result
             location = result.header("location")
             if not location:
@@ -135,19 +192,26 @@ class PoliteClient:
                 raise FetchFailed("redirect_loop", f"redirect loop back to {target}")
             seen.append(target)
             current = target
+            conditional = {}  # validators belong to the URL they were issued for
         raise FetchFailed(
             "too_many_redirects", f"more than {self._settings.http.max_redirects} redirects"
         )
 
     async def _get_one(
-        self, url: str, check_robots: bool, redirects: tuple[str, ...], requested: str
+        self,
+        url: str,
+        check_robots: bool,
+        redirects: tuple[str, ...],
+        requested: str,
+        conditional: dict[str, str],
+        attempts: _Attempts,
     ) -> HttpResult:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchFailed("bad_scheme", f"only http(s) URLs are fetched, not {url!r}")
         host = parts.hostname.lower()
         await self._check_address(host, parts.port or (443 if parts.scheme == "https" else 80))
-        state = await self._host_state(parts.scheme, parts.netloc, host)
+        state = await self._host_state(parts.scheme, parts.netloc)
         if state.parked_reason:
             raise FetchFailed("host_parked", state.parked_reason)
         if check_robots and self._settings.politeness.obey_robots:
@@ -157,38 +221,46 @@ class PoliteClient:
                 raise FetchFailed("robots", "disallowed by robots.txt")
 
         http = self._settings.http
-        attempt = 0
+        retry = 0
         while True:
-            status: int | None
-            error: tuple[str, str] | None
+            failure: FetchFailed | None = None
+            status: int | None = None
+            headers: list[tuple[str, str]] = []
+            body = b""
             async with state.semaphore, self._global:
                 await self._wait_turn(state)
+                attempts.count += 1
                 try:
-                    status, headers, body = await self._download(url)
-                    fetched_at = datetime.now(UTC)
-                except httpx.TimeoutException as exc:
-                    status, headers, body, fetched_at = None, [], b"", datetime.now(UTC)
-                    error = ("timeout", f"{type(exc).__name__}: {exc}")
-                except httpx.TransportError as exc:
-                    status, headers, body, fetched_at = None, [], b"", datetime.now(UTC)
-                    error = ("connect_error", f"{type(exc).__name__}: {exc}")
-                else:
-                    error = None
-            retryable = error is not None or status in RETRYABLE_STATUSES
-            if retryable and attempt < http.max_retries:
-                attempt += 1
-                await asyncio.sleep(self._backoff(attempt, headers))
-                continue
-            if retryable:
-                state.consecutive_failures += 1
-                if state.consecutive_failures >= self.PARK_AFTER_FAILURES:
-                    state.parked_reason = (
-                        f"host parked after {state.consecutive_failures} failed fetches in a row"
+                    # The deadline covers the transfer only, not the politeness queue before it.
+                    status, headers, body = await asyncio.wait_for(
+                        self._download(url, conditional), timeout=http.fetch_deadline_seconds
                     )
-            else:
-                state.consecutive_failures = 0
-            if error is not None:
-                raise FetchFailed(*error)
+                except TimeoutError:
+                    failure = FetchFailed(
+                        "deadline", f"transfer took longer than {http.fetch_deadline_seconds}s"
+                    )
+                except FetchFailed as exc:
+                    failure = exc
+                except httpx.ConnectTimeout as exc:
+                    failure = FetchFailed("connect_timeout", _describe(exc))
+                except httpx.ConnectError as exc:
+                    failure = FetchFailed("connect_error", _describe(exc))
+                except httpx.ReadTimeout as exc:
+                    failure = FetchFailed("read_timeout", _describe(exc))
+                except httpx.TransportError as exc:  # reset, broken chunking, protocol errors
+                    failure = FetchFailed("connection_reset", _describe(exc))
+                fetched_at = datetime.now(UTC)
+            retryable = (
+                failure is not None and failure.reason not in NOT_RETRIED
+            ) or status in RETRYABLE_STATUSES
+            if retryable and retry < http.max_retries:
+                retry += 1
+                await asyncio.sleep(self._backoff(retry, headers))
+                continue
+            self._note_outcome(state, failed=retryable)
+            if failure is not None:
+                raise failure
+            assert status is not None
             return HttpResult(
                 url=requested,
                 final_url=url,
@@ -199,9 +271,21 @@ class PoliteClient:
                 redirects=redirects,
             )
 
-    async def _download(self, url: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _note_outcome(self, state: _HostState, *, failed: bool) -> None:
+        if not failed:
+            state.consecutive_failures = 0
+            return
+        state.consecutive_failures += 1
+        if state.consecutive_failures >= self.PARK_AFTER_FAILURES:
+            state.parked_reason = (
+                f"host parked after {state.consecutive_failures} failed fetches in a row"
+            )
+
+    async def _download(
+        self, url: str, conditional: dict[str, str]
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         limit = self._settings.http.max_body_bytes
-        async with self._client.stream("GET", url) as response:
+        async with self._client.stream("GET", url, headers=conditional) as response:
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit:
                 raise FetchFailed("too_large", f"Content-Length {declared} exceeds {limit} bytes")
@@ -213,15 +297,15 @@ class PoliteClient:
                 if size > limit:
                     raise FetchFailed("too_large", f"body exceeds {limit} bytes after decoding")
                 chunks.append(chunk)
-            headers = [(key, value) for key, value in response.headers.multi_items()]
+            headers = list(response.headers.multi_items())
             return response.status_code, headers, b"".join(chunks)
 
-    def _backoff(self, attempt: int, headers: list[tuple[str, str]]) -> float:
+    def _backoff(self, retry: int, headers: list[tuple[str, str]]) -> float:
         http = self._settings.http
-        retry_after = _parse_retry_after(dict((k.lower(), v) for k, v in headers))
+        retry_after = parse_retry_after({k.lower(): v for k, v in headers})
         if retry_after is not None:
             return min(retry_after, http.max_retry_after_seconds)
-        base: float = http.backoff_base_seconds * (2 ** (attempt - 1))
+        base: float = http.backoff_base_seconds * (2 ** (retry - 1))
         return base + random.uniform(0, base / 2)
 
     async def _wait_turn(self, state: _HostState) -> None:
@@ -231,7 +315,7 @@ class PoliteClient:
                 await asyncio.sleep(state.next_allowed - now)
             state.next_allowed = time.monotonic() + state.delay
 
-    async def _host_state(self, scheme: str, netloc: str, host: str) -> _HostState:
+    async def _host_state(self, scheme: str, netloc: str) -> _HostState:
         key = f"{scheme}://{netloc.lower()}"
         state = self._hosts.get(key)
         if state is None:
@@ -251,8 +335,10 @@ class PoliteClient:
     async def _load_robots(self, origin: str, state: _HostState) -> None:
         robots_url = f"{origin}/robots.txt"
         try:
-            response = await self._client.get(robots_url)
-        except httpx.HTTPError as exc:
+            response = await asyncio.wait_for(
+                self._client.get(robots_url), timeout=self._settings.http.fetch_deadline_seconds
+            )
+        except (httpx.HTTPError, TimeoutError) as exc:
             state.robots_error = f"robots.txt unreachable: {type(exc).__name__}"
             return
         if response.status_code >= 500:
@@ -267,7 +353,7 @@ class PoliteClient:
         crawl_delay = parser.crawl_delay(self._settings.http.user_agent)
         if crawl_delay is not None:
             capped = min(float(crawl_delay), self._settings.politeness.max_crawl_delay_seconds)
-            state.delay = max(state.delay, capped)
+            state.delay = max(state.delay, capped)  # our own delay is a floor
 
     async def _check_address(self, host: str, port: int) -> None:
         if self._settings.allow_private_addresses:
@@ -278,38 +364,40 @@ class PoliteClient:
             raise FetchFailed("dns_error", f"cannot resolve {host}: {exc}") from exc
         for info in infos:
             address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise FetchFailed(
-                    "private_address",
-                    f"{host} resolves to non-public {address}; "
-                    "set allow_private_addresses to fetch it",
-                )
-
-    @staticmethod
-    def _failure(url: str, started: datetime, reason: str, detail: str) -> HttpResult:
-        return HttpResult(
-            url=url,
-            final_url=url,
-            status=None,
-            headers=[],
-            body=b"",
-            fetched_at=started,
-            error=reason,
-            detail=detail,
-        )
+            if address.is_global or any(address in net for net in self._allowed_networks):
+                continue
+            raise FetchFailed(
+                "private_address",
+                f"{host} resolves to non-public {address}; set allow_private_addresses "
+                "or list it in allowed_networks to fetch it",
+            )
 
 
-def _parse_retry_after(headers: dict[str, str]) -> float | None:
-    value = headers.get("retry-after")
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    value = (headers.get("retry-after") or "").strip()
     if not value:
         return None
-    value = value.strip()
     if value.isdigit():
         return float(value)
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    sent = headers.get("date")
-    reference = parsedate_to_datetime(sent) if sent else datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    reference = datetime.now(UTC)
+    try:
+        if headers.get("date"):
+            reference = parsedate_to_datetime(headers["date"])
+    except (TypeError, ValueError):
+        pass
     return max(0.0, (moment - reference).total_seconds())
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _replace(result: HttpResult, **changes: int) -> HttpResult:
+    return replace(result, **changes)  # type: ignore[arg-type]

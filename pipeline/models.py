@@ -60,11 +60,16 @@ class FetchOutcome:
     source: str
     role: str  # "discovery" (a feed or sitemap) | "page"
     status: str  # "fetched" | "skipped" | "failed"
-    reason: str | None = None  # machine-readable, e.g. "robots", "http_404", "timeout"
+    outcome: str  # "ok" | "not_modified" | the reason
+    reason: str | None = None  # machine-readable, e.g. "robots", "http_404", "read_timeout"
     detail: str | None = None
     http_status: int | None = None
     final_url: str | None = None
     content_type: str | None = None
+    charset: str | None = None
+    bytes: int = 0
+    elapsed_ms: int | None = None
+    attempts: int = 0
     fetched_at: datetime | None = None
     discovered_via: str | None = None
     run_id: str | None = None

@@ -186,6 +186,7 @@ def _summary(
         "sources": sorted(source_names),
         "discovered": discovered,
         "fetched": sum(1 for row in pages if row.status == "fetched"),
+        "not_modified": sum(1 for row in pages if row.outcome == "not_modified"),
         "written": written,
         "stories": len(stories),
         "duplicates": duplicates,

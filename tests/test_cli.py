@@ -16,7 +16,13 @@ def articles(out: Path) -> list[dict]:
     return pq.read_table(part).to_pylist()
 
 
-def test_run_then_reprocess_offline_gives_the_same_partition(tmp_path, monkeypatch, capsys):
+def fetch_outcomes(out: Path) -> dict[str, str]:
+    (part,) = (out / "fetch_log").glob("dt=*/part-0.parquet")
+    rows = pq.read_table(part).to_pylist()
+    return {row["url"]: row["outcome"] for row in rows if row["role"] == "page"}
+
+
+def test_run_rerun_and_offline_reprocess_give_the_same_partition(tmp_path, monkeypatch, capsys):
     out, archive = tmp_path / "out", tmp_path / "archive"
     args = [
         "run",
@@ -32,14 +38,24 @@ def test_run_then_reprocess_offline_gives_the_same_partition(tmp_path, monkeypat
     with DemoSite() as site:
         monkeypatch.setenv("NEWSINGEST_DEMO_URL", site.base_url)
         assert main(args) == 0
-    printed = capsys.readouterr().out
-    assert "articles written: 15" in printed and str(out / "articles") in printed
-    first = articles(out)
+        printed = capsys.readouterr().out
+        assert "articles written: 15" in printed and str(out / "articles") in printed
+        first = articles(out)
+        first_outcomes = fetch_outcomes(out)
+
+        # A rerun sends the validators it kept: unchanged pages answer 304 and are not
+        # downloaded again, yet the partition is rebuilt from the archived copies.
+        assert main(args) == 0
+        rerun_outcomes = fetch_outcomes(out)
+        assert articles(out) == first
+    fetched = [url for url, outcome in first_outcomes.items() if outcome == "ok"]
+    assert len(fetched) >= 15
+    assert {rerun_outcomes[url] for url in fetched} == {"not_modified"}
 
     # The site is gone: any network access would fail the fetches and change the rows.
     assert main([*args, "--from-archive"]) == 0
     assert articles(out) == first
-    assert len(list((archive / f"dt={MAIN_DAY.isoformat()}").glob("*/*.warc.gz"))) == 4
+    assert len(list((archive / f"dt={MAIN_DAY.isoformat()}").glob("*/*.warc.gz"))) == 2 * 4
 
 
 def test_from_archive_without_an_archive_is_a_clear_error(tmp_path, capsys) -> None:

@@ -71,5 +71,18 @@ def test_every_discovered_url_is_archived_with_an_outcome(loopback_server, loopb
     assert discovery["/broken-feed"]["reason"] == "not_a_feed"
     assert discovery["/rss.xml"]["status"] == "fetched"
     assert Counter(e.meta["role"] for e in events) == Counter({"page": 7, "discovery": 2})
-    archived = list(Path(loopback_settings.archive_root).rglob("*"))
+    archived = list((Path(loopback_settings.archive_root) / window.partition).rglob("*"))
     assert [p.name for p in archived if p.is_file()] == ["run-1.warc.gz"]
+
+
+def test_a_second_run_with_the_same_run_id_never_overwrites_the_archive(
+    loopback_server, loopback_settings
+):
+    loopback_server.routes["/b"] = (200, HTML, b"<html><body><p>b</p></body></html>")
+    source = Source(name="site", urls=(loopback_server.url("/b"),))
+    window = RunWindow.for_day(DAY)
+    first = SourceFetcher(source, window, loopback_settings, "retry").run()
+    second = SourceFetcher(source, window, loopback_settings, "retry").run()
+    assert Path(first.archive_file).name == "retry.warc.gz"
+    assert Path(second.archive_file).name == "retry.1.warc.gz"
+    assert [len(read_events(Path(f.archive_file))) for f in (first, second)] == [1, 1]

@@ -17,6 +17,7 @@ def test_news_ingest_shape(dagbag) -> None:
     for task in dag.tasks:
         assert task.retries >= 2, task.task_id
         assert task.execution_timeout is not None and task.execution_timeout <= timedelta(hours=2)
+    assert {"date", "from_archive"} <= set(dag.params.keys())
     outlets = dag.get_task("publish").outlets
     assert [asset.name for asset in outlets] == ["news_ingest.articles"]
 

@@ -46,6 +46,8 @@ def dag_run(airflow_db, dagbag, tmp_path_factory) -> dict[str, Any]:  # type: ig
         "out": out / "out",
         "archive": out / "archive",
         "base": base_url,
+        "dag": dag,
+        "env": env,
     }
 
 
@@ -137,3 +139,17 @@ def test_every_discovered_url_is_accounted_for(dag_run) -> None:
     assert fetched == written | set(rejected), "a fetched page is neither written nor rejected"
     assert not written & set(rejected)
     assert rejected[dag_run["base"] + "/courier/section/region"] == "not_an_article"
+
+
+def test_reprocess_from_archive_with_the_site_down_gives_the_same_partition(dag_run) -> None:
+    before = sorted(articles(dag_run), key=lambda row: row["article_id"])
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in dag_run["env"].items():
+            patch.setenv(key, value)
+        patch.setenv("NEWSINGEST_DEMO_URL", dag_run["base"])  # same URLs, nobody serving them
+        run = dag_run["dag"].test(
+            logical_date=datetime(2026, 3, 10, 1, tzinfo=UTC),
+            run_conf={"date": MAIN_DAY.isoformat(), "from_archive": True},
+        )
+    assert str(run.state) == "success"
+    assert sorted(articles(dag_run), key=lambda row: row["article_id"]) == before
