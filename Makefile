@@ -36,6 +36,7 @@ lint: setup
 # Speed and memory figures; each script prints its own side-by-side comparison.
 bench: setup
 	$(BIN)/python bench/fetch.py
+	$(BIN)/python bench/write.py
 
 # Extraction quality and speed on a benchmark directory (html/*.html.gz + ground-truth.json).
 bench-extract: setup

@@ -8,12 +8,9 @@ returns a small dict of counters, which is all that crosses an Airflow XCom.
 from __future__ import annotations
 
 import logging
-import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any
-
-import pyarrow.parquet as pq
 
 from pipeline.archive import archive_dir, run_files, safe_run_id
 from pipeline.articles import build_source_articles
@@ -29,17 +26,29 @@ from pipeline.schema import (
     table_to_articles,
 )
 from pipeline.settings import PipelineConfig
-from pipeline.storage import write_json_atomically, write_partition
+from pipeline.storage import DatasetStore
 
 log = logging.getLogger(__name__)
 
 
-def staging_dir(config: PipelineConfig, window: RunWindow, run_id: str) -> Path:
-    return Path(config.settings.output_root) / "_staging" / window.partition / safe_run_id(run_id)
+STAGED_TABLES = {
+    "articles": ARTICLES_SCHEMA,
+    "rejects": REJECTS_SCHEMA,
+    "fetch_log": FETCH_LOG_SCHEMA,
+}
+
+
+def staging_prefix(window: RunWindow, run_id: str) -> str:
+    """Where a run's stages hand files to each other, relative to the output root."""
+    return f"_staging/_runs/{window.partition}/{safe_run_id(run_id)}"
+
+
+def summary_relative(window: RunWindow) -> str:
+    return f"reports/{window.partition}/summary.json"
 
 
 def summary_path(config: PipelineConfig, window: RunWindow) -> Path:
-    return Path(config.settings.output_root) / "reports" / window.partition / "summary.json"
+    return Path(config.settings.output_root) / summary_relative(window)
 
 
 def fetch_source(
@@ -83,12 +92,12 @@ def extract_source(
 ) -> dict[str, Any]:
     """Turn one archived run of a source into staged articles, rejects and fetch-log rows."""
     built = build_source_articles(Path(archive_file), window, source_name)
-    directory = staging_dir(config, window, run_id) / source_name
-    directory.mkdir(parents=True, exist_ok=True)
-    pq.write_table(articles_to_table(built.articles), directory / "articles.parquet")
-    pq.write_table(records_to_table(built.rejects, REJECTS_SCHEMA), directory / "rejects.parquet")
-    pq.write_table(
-        records_to_table(built.fetch_log, FETCH_LOG_SCHEMA), directory / "fetch_log.parquet"
+    store = DatasetStore(config.settings.output_root)
+    prefix = f"{staging_prefix(window, run_id)}/{source_name}"
+    store.write_table(f"{prefix}/articles.parquet", articles_to_table(built.articles))
+    store.write_table(f"{prefix}/rejects.parquet", records_to_table(built.rejects, REJECTS_SCHEMA))
+    store.write_table(
+        f"{prefix}/fetch_log.parquet", records_to_table(built.fetch_log, FETCH_LOG_SCHEMA)
     )
     counters = built.counters()
     log.info("extract %s: %s", source_name, counters)
@@ -99,40 +108,36 @@ def publish(
     config: PipelineConfig, window: RunWindow, run_id: str, source_names: list[str]
 ) -> dict[str, Any]:
     """Deduplicate the staged sources together and publish the day's partitions."""
-    staging = staging_dir(config, window, run_id)
+    store = DatasetStore(config.settings.output_root)
+    prefix = staging_prefix(window, run_id)
     articles, rejects, fetch_log = [], [], []
     for name in sorted(source_names):
-        directory = staging / name
-        if not (directory / "articles.parquet").exists():
-            raise FileNotFoundError(f"no staged output for source {name!r} in {directory}")
-        articles += table_to_articles(
-            pq.read_table(directory / "articles.parquet", schema=ARTICLES_SCHEMA)
-        )
-        rejects += [
-            Reject(**row) for row in pq.read_table(directory / "rejects.parquet").to_pylist()
-        ]
-        fetch_log += [
-            FetchOutcome(**row)
-            for row in pq.read_table(directory / "fetch_log.parquet").to_pylist()
-        ]
+        if not store.exists(f"{prefix}/{name}/articles.parquet"):
+            raise FileNotFoundError(
+                f"no staged output for source {name!r} in {store.path(prefix, name)}"
+            )
+        staged = {
+            table: store.read_table(f"{prefix}/{name}/{table}.parquet", schema=schema)
+            for table, schema in STAGED_TABLES.items()
+        }
+        articles += table_to_articles(staged["articles"])
+        rejects += [Reject(**row) for row in staged["rejects"].to_pylist()]
+        fetch_log += [FetchOutcome(**row) for row in staged["fetch_log"].to_pylist()]
     result = deduplicate(articles, config.settings.dedup)
     rejects += result.rejects
 
-    out = config.settings.output_root
+    tables = {
+        "articles": articles_to_table(result.articles),
+        "rejects": records_to_table(rejects, REJECTS_SCHEMA),
+        "fetch_log": records_to_table(fetch_log, FETCH_LOG_SCHEMA),
+    }
     published = {
-        "articles": write_partition(
-            articles_to_table(result.articles), out, "articles", window, run_id
-        ),
-        "rejects": write_partition(
-            records_to_table(rejects, REJECTS_SCHEMA), out, "rejects", window, run_id
-        ),
-        "fetch_log": write_partition(
-            records_to_table(fetch_log, FETCH_LOG_SCHEMA), out, "fetch_log", window, run_id
-        ),
+        name: store.write_partition(name, window, table, STAGED_TABLES[name], run_id)
+        for name, table in tables.items()
     }
     summary = _summary(window, run_id, source_names, fetch_log, rejects, result.articles, published)
-    write_json_atomically(summary_path(config, window), summary)
-    shutil.rmtree(staging, ignore_errors=True)
+    store.write_json(summary_relative(window), summary)
+    store.delete_dir(prefix)
     log.info(
         "publish %s: written=%d stories=%d duplicates=%d -> %s",
         window.partition,

@@ -153,3 +153,23 @@ def test_reprocess_from_archive_with_the_site_down_gives_the_same_partition(dag_
         )
     assert str(run.state) == "success"
     assert sorted(articles(dag_run), key=lambda row: row["article_id"]) == before
+
+
+def test_the_analyst_queries_in_the_docs_run_on_the_output(dag_run) -> None:
+    import re
+
+    from pipeline.dataset import duckdb_views
+
+    docs = (REPO / "docs" / "analysts.md").read_text()
+    statements = [
+        statement.strip()
+        for block in re.findall(r"```sql\n(.*?)```", docs, flags=re.DOTALL)
+        for statement in block.split(";")
+        if statement.strip()
+    ]
+    assert len(statements) >= 5
+    con = duckdb_views(dag_run["out"])
+    results = [con.sql(statement).fetchall() for statement in statements]
+    assert all(results), "a documented query returned nothing on the demo output"
+    wide_stories = results[1]
+    assert [outlets for _, outlets, _ in wide_stories] == [3]  # the wire story, on 3 outlets
