@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
@@ -129,6 +130,11 @@ STRONG_BODY_PHRASES: tuple[str, ...] = (
     "story__body", "c-entry-content", "post-entry",
 )  # fmt: skip
 
+# ARIA landmark roles of page furniture.
+BOILERPLATE_ROLES: frozenset[str] = frozenset(
+    {"navigation", "banner", "contentinfo", "complementary", "menu", "dialog", "alert"}
+)
+
 # Wrappers of embedded posts (tweets, Instagram) that stories quote as part of their text.
 EMBEDDED_POST_PHRASES: tuple[str, ...] = ("tweet", "instagram-media", "social-embed", "embed-post")
 
@@ -200,6 +206,28 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 # Only paragraphs up to this many words are tested against the patterns above.
 BOILERPLATE_LINE_MAX_WORDS = 20
 
+# Calls to action that close a story (subscribe, follow the author, comment, shortcodes a CMS
+# failed to render). They run longer than the lines above, so they get their own, stricter list.
+TRAILER_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"\bfollow (us|him|her|them|me)\b.{0,60}\b(twitter|facebook|instagram|linkedin)\b",
+        r"^follow (the )?[\w .’'-]{0,60} on (twitter|facebook|instagram)\b",
+        r"\bclick here (for|to) (more|subscribe|sign up|read)\b",
+        r"^(get|subscribe to) .{0,80}\b(delivered|subscription|issues? for)\b",
+        r"^tell us what you think\b",
+        r"^join (us|our)\b.{0,80}\b(forums?|community|conversation|newsletter)\b",
+        r"\b(contributed|contributed reporting) to this (report|story|article)\.?$",
+        r"^\[\w+[^\]]*\].*\[/\w+\]$",
+        r"\bis committed to publishing a diversity of letters\b",
+    )
+)
+TRAILER_MAX_WORDS = 60
+
+# Link text that is itself an address (a URL, an e-mail, a social handle) is cited content,
+# e.g. a list of shop links or sources; menus and related lists show titles instead.
+ADDRESS_LINK_TEXT = re.compile(r"^\s*(https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w{2,})\s*$")
+
 # Characters that carry no text: zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen.
 INVISIBLE_CHARS: dict[int, None] = dict.fromkeys((0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD))
 _WHITESPACE = re.compile(r"\s+")
@@ -268,9 +296,12 @@ def word_count(text: str) -> int:
 
 
 def _attr_string(tag: Tag) -> str:
-    raw_classes = tag.get("class")
+    attrs = tag.attrs
+    raw_classes = attrs.get("class")
+    ident = attrs.get("id")
+    if not raw_classes and not ident:
+        return ""
     classes: list[str] = [raw_classes] if isinstance(raw_classes, str) else list(raw_classes or ())
-    ident = tag.get("id") or ""
     return " ".join([*classes, ident if isinstance(ident, str) else ""])
 
 
@@ -284,71 +315,261 @@ def _flat(raw: str) -> str:
     return _CAMEL.sub(r"\1-\2", raw).lower().replace("_", "-")
 
 
-def is_negative(tag: Tag) -> bool:
-    raw = _attr_string(tag)
+@dataclass(frozen=True)
+class _Vocabulary:
+    """What a class/id string says about its element (computed once per distinct string)."""
+
+    negative: bool
+    strong_body: bool
+    positive: bool
+    paywall: bool
+    embedded_post: bool
+
+
+def _any_of(phrases: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(p) for p in phrases))
+
+
+# Each phrase list as one pattern: one scan of the class string instead of one per phrase.
+_NEGATIVE_RE = _any_of(NEGATIVE_PHRASES)
+_STRONG_RE = _any_of(STRONG_BODY_PHRASES)
+_POSITIVE_RE = _any_of(POSITIVE_PHRASES)
+_PAYWALL_RE = _any_of(PAYWALL_PHRASES)
+_EMBEDDED_RE = _any_of(EMBEDDED_POST_PHRASES)
+_NO_VOCABULARY = _Vocabulary(False, False, False, False, False)
+
+
+@lru_cache(maxsize=16384)
+def _vocabulary(raw: str) -> _Vocabulary:
     if not raw.strip():
-        return _role_is_boilerplate(tag)
+        return _NO_VOCABULARY
     flat = _flat(raw)
-    return (
-        bool(_tokens(raw) & NEGATIVE_TOKENS)
-        or any(p in flat for p in NEGATIVE_PHRASES)
-        or _role_is_boilerplate(tag)
+    tokens = _tokens(raw)
+    strong = _STRONG_RE.search(flat) is not None
+    return _Vocabulary(
+        negative=bool(tokens & NEGATIVE_TOKENS) or _NEGATIVE_RE.search(flat) is not None,
+        strong_body=strong,
+        positive=strong or _POSITIVE_RE.search(flat) is not None,
+        paywall=bool(tokens & PAYWALL_TOKENS) or _PAYWALL_RE.search(flat) is not None,
+        embedded_post=_EMBEDDED_RE.search(flat) is not None,
     )
 
 
+def is_negative(tag: Tag) -> bool:
+    return _vocabulary(_attr_string(tag)).negative or _role_is_boilerplate(tag)
+
+
 def _role_is_boilerplate(tag: Tag) -> bool:
-    role = tag.get("role")
-    return isinstance(role, str) and role.lower() in {
-        "navigation", "banner", "contentinfo", "complementary", "menu", "dialog", "alert",
-    }  # fmt: skip
+    role = tag.attrs.get("role")
+    return isinstance(role, str) and role.lower() in BOILERPLATE_ROLES
 
 
 def _is_embedded_post(tag: Tag) -> bool:
     """An embedded social post quoted by the story (its wrapper is often called a "widget")."""
-    raw = _attr_string(tag)
-    flat = _flat(raw)
-    return (
-        bool(raw.strip())
-        and any(p in flat for p in EMBEDDED_POST_PHRASES)
-        and tag.find("blockquote") is not None
-    )
+    return _vocabulary(_attr_string(tag)).embedded_post and tag.find("blockquote") is not None
 
 
 def _is_strong_body(tag: Tag) -> bool:
-    if tag.get("itemprop") == "articleBody":
-        return True
-    raw = _attr_string(tag)
-    flat = _flat(raw)
-    return bool(raw.strip()) and any(p in flat for p in STRONG_BODY_PHRASES)
+    return tag.attrs.get("itemprop") == "articleBody" or (
+        _vocabulary(_attr_string(tag)).strong_body
+    )
 
 
 def _class_weight(tag: Tag) -> float:
-    raw = _attr_string(tag)
-    weight = 0.0
-    if tag.get("itemprop") == "articleBody":
-        weight += ITEMPROP_BODY_WEIGHT
-    if not raw.strip():
-        return weight
-    flat = _flat(raw)
-    if any(p in flat for p in STRONG_BODY_PHRASES):
+    weight = ITEMPROP_BODY_WEIGHT if tag.attrs.get("itemprop") == "articleBody" else 0.0
+    vocab = _vocabulary(_attr_string(tag))
+    if vocab.strong_body:
         weight += STRONG_BODY_WEIGHT
-    elif any(p in flat for p in POSITIVE_PHRASES):
+    elif vocab.positive:
         weight += CLASS_WEIGHT
-    if is_negative(tag):
+    if vocab.negative or _role_is_boilerplate(tag):
         weight -= CLASS_WEIGHT
     return weight
 
 
-def has_paywall_marker(soup: BeautifulSoup) -> bool:
+def has_paywall_marker(soup: BeautifulSoup, tags: Iterable[Tag] | None = None) -> bool:
     """Whether any element carries paywall vocabulary in its class or id."""
-    for tag in soup.find_all(True):
-        raw = _attr_string(tag)
-        if not raw.strip():
-            continue
-        flat = _flat(raw)
-        if _tokens(raw) & PAYWALL_TOKENS or any(p in flat for p in PAYWALL_PHRASES):
+    for tag in iter_tags(soup) if tags is None else tags:
+        if _vocabulary(_attr_string(tag)).paywall:
             return True
     return False
+
+
+# --------------------------------------------------------------------------------------------
+# Before parsing
+
+# Elements that never hold article text and whose markup is costly to build into a tree: removed
+# from the raw HTML with one regular-expression pass before BeautifulSoup sees it. script, style,
+# textarea and iframe are raw-text elements (the first closing tag ends them, exactly as a browser
+# reads them); the others close explicitly in real pages. All are in ALWAYS_DROP_TAGS anyway, so
+# this only saves parse time and never changes what is extracted.
+RAW_DROP_ELEMENTS: tuple[str, ...] = (
+    "script", "style", "svg", "noscript", "template", "iframe", "textarea", "select", "button",
+    "video", "audio", "canvas", "object", "picture",
+)  # fmt: skip
+# Void elements dropped the same way (images carry no text; top_image comes from metadata).
+RAW_DROP_VOID: tuple[str, ...] = ("img", "input", "source", "wbr", "track", "area", "embed", "link")
+# What survives of the dropped elements: metadata reads these.
+RAW_KEEP_SCRIPT = re.compile(r"type\s*=\s*[\"']?application/(?:ld\+json|json\+ld)", re.IGNORECASE)
+RAW_KEEP_LINK = re.compile(r"\brel\s*=\s*[\"']?[^\"'>]*\b(?:canonical|author)\b", re.IGNORECASE)
+# Tag names in lower and upper case rather than re.IGNORECASE, which slows the scan severalfold;
+# a mixed-case tag is simply left for the tree-based cleaning.
+_RAW_DROP_NAMES = [*RAW_DROP_ELEMENTS, *(n.upper() for n in RAW_DROP_ELEMENTS)]
+_RAW_VOID_NAMES = [*RAW_DROP_VOID, *(n.upper() for n in RAW_DROP_VOID)]
+_RAW_DROP = re.compile(
+    r"<(" + "|".join(_RAW_DROP_NAMES) + r")\b([^>]*)>.*?</\1\s*>"
+    r"|<!--.*?-->"
+    r"|<(" + "|".join(_RAW_VOID_NAMES) + r")\b[^>]*>",
+    re.DOTALL,
+)
+
+
+def _raw_keep(match: re.Match[str]) -> str:
+    element, attrs, void = match.group(1), match.group(2), match.group(3)
+    if element and element.lower() == "script" and RAW_KEEP_SCRIPT.search(attrs):
+        return match.group(0)
+    if void and void.lower() == "link" and RAW_KEEP_LINK.search(match.group(0)):
+        return match.group(0)
+    return ""
+
+
+# Page furniture cut from the raw HTML too, but only when its markup holds none of
+# RAW_CONTENT_MARKERS: a <header> with the story's <h1>, <time> or byline, or an old site's
+# page-wide <form>, is left for the tree-based rules (and for the metadata reader).
+RAW_FURNITURE_ELEMENTS: tuple[str, ...] = ("nav", "header", "footer", "aside", "menu", "form")
+# Case-sensitive on purpose: a case-insensitive scan of a whole page is several times slower,
+# and a marker missed on an all-caps page only leaves the furniture to the tree-based rules.
+RAW_CONTENT_MARKERS = re.compile(
+    r"<(?:p|article|main|h1|time|blockquote|P|ARTICLE|MAIN|H1|TIME|BLOCKQUOTE)\b"
+    r"|itemprop|author|Author|byline|Byline|articleBody|articlebody"
+)
+_RAW_FURNITURE_TAG = re.compile(
+    r"<(/?)(" + "|".join(RAW_FURNITURE_ELEMENTS) + r")\b[^>]*>", re.IGNORECASE
+)
+# Whitespace between a block-level tag and the next tag is not text (it never separates words),
+# but bs4 would build a string object for each run; most strings on news pages are these.
+_LAYOUT_TAGS = (
+    "html|head|body|meta|link|title|script|div|p|section|article|main|header|footer|nav|aside"
+    "|ul|ol|li|dl|dt|dd|h[1-6]|blockquote|pre|table|tr|td|th|tbody|thead|tfoot|form|figure|br"
+    "|hr|center|details|summary|fieldset|hgroup|menu|address|caption"
+)
+# Lower-case tags only (again for scan speed): upper-case pages merely keep their whitespace.
+_WHITESPACE_BEFORE_LAYOUT = re.compile(r">\s+(?=</?(?:" + _LAYOUT_TAGS + r")[\s/>])")
+_WHITESPACE_AFTER_LAYOUT = re.compile(r"(</?(?:" + _LAYOUT_TAGS + r")(?:\s[^>]*)?>)\s+(?=<)")
+
+
+def _drop_furniture(html: str) -> str:
+    """Remove RAW_FURNITURE_ELEMENTS (matched with nesting) that hold no content markers."""
+    spans: list[tuple[int, int]] = []
+    stack: list[tuple[str, int]] = []  # open furniture tags: (name, start offset)
+    for match in _RAW_FURNITURE_TAG.finditer(html):
+        closing, name = match.group(1), match.group(2).lower()
+        if not closing:
+            stack.append((name, match.start()))
+            continue
+        if not any(open_name == name for open_name, _ in stack):
+            continue  # a stray closing tag
+        while stack[-1][0] != name:
+            stack.pop()  # an unclosed inner element: HTML lets it end with its parent
+        _, opened = stack.pop()
+        spans.append((opened, match.end()))
+    if not spans:
+        return html
+    markers = [m.start() for m in RAW_CONTENT_MARKERS.finditer(html)]
+    # Only spans with no content marker inside go.
+    spans = [(s, e) for s, e in spans if bisect_left(markers, s) == bisect_left(markers, e)]
+    pieces: list[str] = []
+    kept_from = 0
+    for start, end in sorted(spans):
+        if start < kept_from:
+            continue  # inside a span already removed
+        pieces.append(html[kept_from:start])
+        kept_from = end
+    pieces.append(html[kept_from:])
+    return "".join(pieces)
+
+
+def strip_raw_html(html: str) -> str:
+    """Cut never-content elements and furniture out of raw HTML, keeping what metadata reads.
+
+    Everything removed here would be removed from the tree anyway (see RAW_DROP_ELEMENTS and
+    RAW_FURNITURE_ELEMENTS); doing it on the string saves most of BeautifulSoup's build time.
+    """
+    html = _RAW_DROP.sub(_raw_keep, html)
+    html = _drop_furniture(html)
+    html = _WHITESPACE_BEFORE_LAYOUT.sub(">", html)
+    return _WHITESPACE_AFTER_LAYOUT.sub(r"\1", html)
+
+
+# --------------------------------------------------------------------------------------------
+# Tree statistics
+
+
+def _chars(text: str) -> int:
+    """Characters that are not whitespace: the unit of every length and density below."""
+    return len("".join(text.split()))
+
+
+@dataclass
+class TreeStats:
+    """Per-tag text and link-text sizes, computed in one walk, keyed by id().
+
+    Keyed by identity because bs4 hashes and compares tags by their serialized markup. Asking
+    bs4 for get_text() of every candidate instead re-reads the same subtrees over and over.
+    """
+
+    text: dict[int, int] = field(default_factory=dict)
+    links: dict[int, int] = field(default_factory=dict)
+    order: list[Tag] = field(default_factory=list)  # the tags walked, document order
+
+    def prose(self, tag: Tag) -> int:
+        """Characters outside links: what a content wrapper holds and a menu does not."""
+        return max(0, self.text.get(id(tag), 0) - self.links.get(id(tag), 0))
+
+    def link_density(self, tag: Tag) -> float:
+        text = self.text.get(id(tag), 0)
+        return min(1.0, self.links.get(id(tag), 0) / text) if text else 0.0
+
+
+def walk_tree(root: Tag, drop: Callable[[Tag], bool] | None = None) -> tuple[TreeStats, list[Tag]]:
+    """Measure the tree under ``root``; subtrees ``drop`` selects are skipped and returned.
+
+    The sizes describe the tree as it will be once the returned tags are extracted.
+    """
+    stats = TreeStats()
+    text_of, links_of, order = stats.text, stats.links, stats.order
+    dropped: list[Tag] = []
+
+    def visit(tag: Tag) -> tuple[int, int]:
+        order.append(tag)
+        text = links = 0
+        for child in tag.contents:
+            kind = type(child)
+            # Exact type checks, not isinstance: comments, CDATA and doctypes are
+            # NavigableString subclasses and are not text.
+            if kind is NavigableString:
+                text += _chars(child)  # type: ignore[arg-type]
+            elif kind is Tag:
+                element: Tag = child  # type: ignore[assignment]
+                if drop is not None and drop(element):
+                    dropped.append(element)
+                    continue
+                child_text, child_links = visit(element)
+                text += child_text
+                links += child_text if element.name == "a" else child_links
+        text_of[id(tag)] = text
+        links_of[id(tag)] = links
+        return text, links
+
+    visit(root)
+    return stats, dropped
+
+
+def iter_tags(root: Tag) -> Iterator[Tag]:
+    """Every tag under ``root``: a plain walk, much cheaper than find_all(True)."""
+    for node in root.descendants:
+        if type(node) is Tag:
+            yield node
 
 
 # --------------------------------------------------------------------------------------------
@@ -356,64 +577,66 @@ def has_paywall_marker(soup: BeautifulSoup) -> bool:
 
 
 def _is_hidden(tag: Tag) -> bool:
-    if tag.has_attr("hidden"):
+    if "hidden" in tag.attrs:
         return True
-    style = tag.get("style")
-    if isinstance(style, str):
+    style = tag.attrs.get("style")
+    if isinstance(style, str) and ("none" in style or "hidden" in style):
         compact = style.replace(" ", "").lower()
         if "display:none" in compact or "visibility:hidden" in compact:
             return True
     return False
 
 
-def _prose_chars(tag: Tag) -> int:
-    """Characters of text outside links: what a content wrapper holds and a menu does not."""
-    text = len(_WHITESPACE.sub("", tag.get_text()))
-    links = sum(len(_WHITESPACE.sub("", a.get_text())) for a in tag.find_all("a"))
-    return max(0, text - links)
+def _always_drop(tag: Tag) -> bool:
+    return tag.name in ALWAYS_DROP_TAGS or _is_hidden(tag)
 
 
-def _is_non_text(node: object) -> bool:
-    return isinstance(node, Comment | CData | ProcessingInstruction)
+def _extract_all(tags: Iterable[Tag]) -> None:
+    for tag in tags:
+        tag.extract()
 
 
-def strip_boilerplate(soup: BeautifulSoup, options: ExtractionOptions = DEFAULT_OPTIONS) -> None:
-    """Remove non-content nodes in place: code, hidden nodes, structural and named boilerplate."""
-    for node in soup.find_all(string=_is_non_text):
-        node.extract()
-    for tag in soup.find_all(ALWAYS_DROP_TAGS):
-        tag.decompose()
-    for tag in list(soup.find_all(_is_hidden)):
-        if not tag.decomposed:
-            tag.decompose()
+def strip_boilerplate(
+    soup: BeautifulSoup, options: ExtractionOptions = DEFAULT_OPTIONS
+) -> TreeStats:
+    """Remove non-content nodes in place; return the statistics of what is left.
 
-    total = _prose_chars(soup) or 1
+    First code, hidden nodes and never-content tags; then structural and class/id-named
+    boilerplate, unless it wraps the text of the page.
+    """
+    stats, dropped = walk_tree(soup, _always_drop)
+    _extract_all(dropped)
+
+    total = stats.prose(soup) or 1
     # A negative-looking wrapper ("widget Blog", "and-w-sidebar", "tag-news") around the text is
     # a page wrapper, not boilerplate. Protected: wrappers of body markers holding real text, and
     # wrappers of the container that wins the vote before anything is removed.
     anchors = [
         tag
-        for tag in soup.find_all(True)
-        if _is_strong_body(tag) and _prose_chars(tag) / total > options.protect_marker_ratio
+        for tag in stats.order
+        if _is_strong_body(tag) and stats.prose(tag) / total > options.protect_marker_ratio
     ]
-    scores = score_candidates(soup, options)
+    scores = score_candidates(soup, options, stats)
     if scores:
         anchors.append(max(scores.values(), key=lambda ts: ts[1])[0])
+    guarded: set[int] = set()
+    for anchor in anchors:
+        guarded.add(id(anchor))
+        guarded.update(id(parent) for parent in anchor.parents)
 
-    def protected(tag: Tag) -> bool:
-        if any(tag is a or _is_ancestor(tag, a) for a in anchors):
-            return True
-        return _prose_chars(tag) / total > options.protect_text_ratio
+    def drop(tag: Tag) -> bool:
+        name = tag.name
+        if name in PROTECTED_TAGS or id(tag) in guarded:
+            return False
+        if name not in BOILERPLATE_TAGS and not is_negative(tag):
+            return False
+        if tag.attrs.get("itemprop") == "articleBody" or _is_embedded_post(tag):
+            return False
+        return stats.prose(tag) / total <= options.protect_text_ratio
 
-    for tag in list(soup.find_all(True)):
-        if tag.decomposed or tag.name in PROTECTED_TAGS:
-            continue
-        if tag.get("itemprop") == "articleBody":
-            continue
-        if _is_embedded_post(tag):
-            continue
-        if (tag.name in BOILERPLATE_TAGS or is_negative(tag)) and not protected(tag):
-            tag.decompose()
+    cleaned, dropped = walk_tree(soup, drop)
+    _extract_all(dropped)
+    return cleaned
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,66 +647,67 @@ def _is_ancestor(ancestor: Tag, tag: Tag) -> bool:
     return any(parent is ancestor for parent in tag.parents)
 
 
-def _own_text_len(tag: Tag) -> int:
-    """Length of the text directly in ``tag`` (strings and inline children, not child blocks)."""
-    total = 0
-    for child in tag.children:
-        if isinstance(child, NavigableString):
-            total += len(child.strip())
-        elif isinstance(child, Tag) and child.name not in BLOCK_TAGS:
-            total += len(child.get_text(strip=True))
-    return total
-
-
-def _link_density(tag: Tag) -> float:
-    text_len = len(tag.get_text(strip=True))
-    if not text_len:
-        return 0.0
-    link_len = sum(len(a.get_text(strip=True)) for a in tag.find_all("a"))
-    return min(1.0, link_len / text_len)
+def _own_text(tag: Tag) -> str:
+    """The text directly in ``tag`` (strings and inline children, not child blocks)."""
+    return "".join(
+        c.get_text() if isinstance(c, Tag) else str(c)
+        for c in tag.contents
+        if type(c) is NavigableString or (isinstance(c, Tag) and c.name not in BLOCK_TAGS)
+    )
 
 
 def _initial_score(tag: Tag) -> float:
     return TAG_BASE_SCORES.get(tag.name, 0.0) + _class_weight(tag)
 
 
-def score_candidates(root: Tag, options: ExtractionOptions = DEFAULT_OPTIONS) -> Scores:
+def score_candidates(
+    root: Tag, options: ExtractionOptions = DEFAULT_OPTIONS, stats: TreeStats | None = None
+) -> Scores:
     """Readability-style container scores (already weighted by link density), keyed by id().
 
-    Keyed by identity because bs4 hashes and compares tags by their serialized markup.
+    ``stats`` must describe the tree under ``root`` as it is now (see walk_tree).
     """
+    if stats is None:
+        stats, _ = walk_tree(root)
+    text_of = stats.text
     raw: dict[int, float] = {}
     nodes: dict[int, Tag] = {}
-    for block in root.find_all([*SCORED_TAGS, *LOOSE_TEXT_TAGS]):
-        if block.name in SCORED_TAGS:
-            length = len(normalize_text(block.get_text()))
+    for block in stats.order:
+        name = block.name
+        if name in SCORED_TAGS:
+            if text_of.get(id(block), 0) < options.min_block_chars // 2:
+                continue  # cannot reach min_block_chars once normalized
             text = block.get_text()
-        else:
-            length = _own_text_len(block)
-            text = "".join(
-                c.get_text() if isinstance(c, Tag) else str(c)
-                for c in block.children
-                if not (isinstance(c, Tag) and c.name in BLOCK_TAGS)
+        elif name in LOOSE_TEXT_TAGS:
+            own = text_of.get(id(block), 0) - sum(
+                text_of.get(id(c), 0)
+                for c in block.contents
+                if type(c) is Tag and c.name in BLOCK_TAGS
             )
+            if own < options.min_block_chars // 2:
+                continue
+            text = _own_text(block)
+        else:
+            continue
+        length = len(normalize_text(text))
         if length < options.min_block_chars:
             continue
         score = 1.0 + len(_COMMAS.findall(text)) + min(length / 100.0, 3.0)
-        if block.name in LOOSE_TEXT_TAGS:
+        if name in LOOSE_TEXT_TAGS:
             # A text-bearing div votes for itself too: it is its own paragraph container.
             if id(block) not in raw:
                 nodes[id(block)] = block
                 raw[id(block)] = _initial_score(block)
             raw[id(block)] += score
-        ancestors = [p for p in block.parents if isinstance(p, Tag)][: len(ANCESTOR_SHARES)]
-        for level, ancestor in enumerate(ancestors):
-            if ancestor.name in ("[document]",):
-                break
+        for share, ancestor in zip(ANCESTOR_SHARES, block.parents, strict=False):
+            if type(ancestor) is not Tag:
+                break  # the BeautifulSoup document object itself
             key = id(ancestor)
             if key not in raw:
                 nodes[key] = ancestor
                 raw[key] = _initial_score(ancestor)
-            raw[key] += score * ANCESTOR_SHARES[level]
-    return {k: (nodes[k], v * (1.0 - _link_density(nodes[k]))) for k, v in raw.items()}
+            raw[key] += score * share
+    return {k: (nodes[k], v * (1.0 - stats.link_density(nodes[k]))) for k, v in raw.items()}
 
 
 def _hint_recall(tag: Tag, hint_tokens: set[str]) -> float:
@@ -494,9 +718,12 @@ def _hint_recall(tag: Tag, hint_tokens: set[str]) -> float:
 
 
 def choose_container(
-    root: Tag, options: ExtractionOptions = DEFAULT_OPTIONS, hint: str | None = None
+    root: Tag,
+    options: ExtractionOptions = DEFAULT_OPTIONS,
+    hint: str | None = None,
+    stats: TreeStats | None = None,
 ) -> tuple[Tag, Scores]:
-    scores = score_candidates(root, options)
+    scores = score_candidates(root, options, stats)
     if not scores:
         body = root.find("body")
         return (body if isinstance(body, Tag) else root), scores
@@ -507,9 +734,8 @@ def choose_container(
     # sections; the common ancestor is the real container.
     strong = [t for t, s in ranked[1:5] if s >= 0.75 * top_score]
     if len(strong) >= 2:
-        top_ancestors = [p for p in top.parents if isinstance(p, Tag)]
-        for ancestor in top_ancestors:
-            if ancestor.name in ("body", "html"):
+        for ancestor in top.parents:
+            if ancestor.name in ("body", "html", "[document]"):
                 break
             inside = sum(1 for t in strong if _is_ancestor(ancestor, t))
             if inside >= 2:
@@ -520,7 +746,7 @@ def choose_container(
     while (
         isinstance(top.parent, Tag)
         and top.parent.name not in ("body", "html", "[document]")
-        and len([c for c in top.parent.children if isinstance(c, Tag)]) == 1
+        and sum(1 for c in top.parent.contents if type(c) is Tag) == 1
     ):
         top = top.parent
 
@@ -535,7 +761,9 @@ def choose_container(
     return top, scores
 
 
-def _merge_siblings(top: Tag, scores: Scores, options: ExtractionOptions) -> list[Tag]:
+def _merge_siblings(
+    top: Tag, scores: Scores, options: ExtractionOptions, stats: TreeStats
+) -> list[Tag]:
     parent = top.parent
     if not isinstance(parent, Tag) or parent.name in ("[document]", "html"):
         return [top]
@@ -543,8 +771,8 @@ def _merge_siblings(top: Tag, scores: Scores, options: ExtractionOptions) -> lis
     threshold = max(10.0, top_score * options.sibling_score_ratio)
     top_class = _attr_string(top)
     merged: list[Tag] = []
-    for sibling in parent.children:
-        if not isinstance(sibling, Tag):
+    for sibling in parent.contents:
+        if type(sibling) is not Tag:
             continue
         if sibling is top:
             merged.append(sibling)
@@ -554,7 +782,7 @@ def _merge_siblings(top: Tag, scores: Scores, options: ExtractionOptions) -> lis
             merged.append(sibling)
         elif sibling.name == "p":
             text = normalize_text(sibling.get_text())
-            density = _link_density(sibling)
+            density = stats.link_density(sibling)
             if (len(text) > 80 and density < 0.25) or (
                 0 < len(text) <= 80 and density == 0 and text[-1:] in '.!?”"'
             ):
@@ -635,9 +863,10 @@ def _walk(node: Tag, out: _Emitter, kind: str) -> None:
             out.flush()
             out.pop()
         elif name == "a":
-            out.link_depth += 1
+            is_address = ADDRESS_LINK_TEXT.match(child.get_text()) is not None
+            out.link_depth += 0 if is_address else 1
             _walk(child, out, kind)
-            out.link_depth -= 1
+            out.link_depth -= 0 if is_address else 1
         elif name == "time":
             out.time_depth += 1
             _walk(child, out, kind)
@@ -657,9 +886,12 @@ def emit_blocks(nodes: Iterable[Tag]) -> list[Block]:
 
 
 def is_boilerplate_line(text: str) -> bool:
-    if word_count(text) > BOILERPLATE_LINE_MAX_WORDS:
-        return False
-    return any(p.search(text) for p in BOILERPLATE_LINE_PATTERNS)
+    words = word_count(text)
+    if words <= BOILERPLATE_LINE_MAX_WORDS and any(
+        p.search(text) for p in BOILERPLATE_LINE_PATTERNS
+    ):
+        return True
+    return words <= TRAILER_MAX_WORDS and any(p.search(text) for p in TRAILER_PATTERNS)
 
 
 def keep_block(block: Block, options: ExtractionOptions = DEFAULT_OPTIONS) -> bool:
@@ -688,26 +920,35 @@ def _dedupe(paragraphs: Iterable[str]) -> Iterator[str]:
         previous = paragraph
 
 
-def _count_teasers(nodes: Iterable[Tag]) -> int:
+def _first_tag(root: Tag, names: Iterable[str]) -> Tag | None:
+    wanted = frozenset(names)
+    return next((t for t in iter_tags(root) if t.name in wanted), None)
+
+
+def _count_teasers(nodes: Iterable[Tag], stats: TreeStats) -> int:
     """Linked headlines: headings that are mostly a link, or list items/cards that open with one.
 
     Section fronts are made of these; articles have few, and those few are mostly stripped
     as related-article boilerplate before this runs.
     """
     teasers = 0
+    headings = frozenset(TEASER_HEADING_TAGS)
+    items = frozenset(TEASER_ITEM_TAGS)
     for node in nodes:
-        for heading in node.find_all(TEASER_HEADING_TAGS):
-            if heading.find("a") is not None and _link_density(heading) >= 0.6:
-                teasers += 1
-        for item in node.find_all(TEASER_ITEM_TAGS):
-            if item.find(TEASER_HEADING_TAGS) is not None:
-                continue  # already counted through its heading
-            first_link = item.find("a")
-            if first_link is None:
-                continue
-            headline = first_link.get_text(" ", strip=True)
-            if len(headline.split()) >= 3 and item.get_text(" ", strip=True).startswith(headline):
-                teasers += 1
+        for tag in iter_tags(node):
+            if tag.name in headings:
+                if stats.links.get(id(tag), 0) and stats.link_density(tag) >= 0.6:
+                    teasers += 1
+            elif tag.name in items and stats.links.get(id(tag), 0):
+                if _first_tag(tag, headings) is not None:
+                    continue  # already counted through its heading
+                first_link = _first_tag(tag, ("a",))
+                if first_link is None:
+                    continue
+                headline = first_link.get_text(" ", strip=True)
+                text = tag.get_text(" ", strip=True)
+                if len(headline.split()) >= 3 and text.startswith(headline):
+                    teasers += 1
     return teasers
 
 
@@ -719,9 +960,9 @@ def extract_body(
     ``hint`` is the publisher's JSON-LD ``articleBody``: often truncated, so it only steers the
     choice of container and never replaces the page text here.
     """
-    strip_boilerplate(soup, options)
-    top, scores = choose_container(soup, options, hint)
-    nodes = _merge_siblings(top, scores, options)
+    stats = strip_boilerplate(soup, options)
+    top, scores = choose_container(soup, options, hint, stats)
+    nodes = _merge_siblings(top, scores, options, stats)
 
     blocks = emit_blocks(nodes)
     kept = [b for b in blocks if keep_block(b, options)]
@@ -734,6 +975,6 @@ def extract_body(
         paragraphs=paragraphs,
         prose_words=round(prose),
         container_link_density=link_len / text_len,
-        teasers=_count_teasers(nodes),
+        teasers=_count_teasers(nodes, stats),
         blocks_seen=len([b for b in blocks if b.kind != "heading"]),
     )

@@ -14,10 +14,13 @@ from pipeline.clean import (
     ExtractionOptions,
     extract_body,
     has_paywall_marker,
+    iter_tags,
     normalize_text,
+    strip_raw_html,
     word_count,
 )
-from pipeline.metadata import detect_language, extract_metadata, parse_json_ld
+from pipeline.decode import decode_html
+from pipeline.metadata import detect_language, extract_metadata
 
 _WORDS = re.compile(r"\w+")
 
@@ -59,14 +62,18 @@ class ExtractionError(Exception):
 
 
 def _parse(html: str | bytes) -> BeautifulSoup:
-    if not html or (isinstance(html, str) and not html.strip()):
+    if isinstance(html, bytes):
+        html = decode_html(html, None)[0]
+    if not html or not html.strip():
         raise ExtractionError("unparseable", "empty document")
     try:
         with warnings.catch_warnings():
             # Feeds and fragments reach us by mistake; they are rejected downstream, not warned on.
             warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
             warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-            return BeautifulSoup(html, "lxml")
+            # Splitting class="a b" into lists costs parse time and nothing here needs it:
+            # class/id vocabulary is matched on the raw attribute string.
+            return BeautifulSoup(strip_raw_html(html), "lxml", multi_valued_attributes=None)
     except Exception as exc:  # lxml/bs4 raise assorted types on pathological input
         raise ExtractionError("unparseable", f"{type(exc).__name__}: {exc}") from exc
 
@@ -92,13 +99,13 @@ def extract_article(
     or "not_an_article" (listing/index pages, or too little prose to be a story).
     """
     soup = _parse(html)
-    if soup.find(True) is None:
+    tags = list(iter_tags(soup))
+    if not tags:
         raise ExtractionError("unparseable", "no elements in document")
 
     # Metadata and paywall markers first: body extraction strips scripts and boilerplate.
-    json_ld = parse_json_ld(soup)
-    md = extract_metadata(soup, url, json_ld=json_ld, fetched_at=fetched_at, options=options)
-    paywalled = has_paywall_marker(soup) or md.accessible_for_free is False
+    md = extract_metadata(soup, url, fetched_at=fetched_at, options=options, tags=tags)
+    paywalled = md.accessible_for_free is False or has_paywall_marker(soup, tags)
 
     hint = md.article_body
     usable_hint = hint if hint and word_count(hint) >= options.min_hint_words else None

@@ -11,7 +11,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,7 +20,13 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
-from pipeline.clean import DEFAULT_OPTIONS, ExtractionOptions, normalize_text, word_count
+from pipeline.clean import (
+    DEFAULT_OPTIONS,
+    ExtractionOptions,
+    iter_tags,
+    normalize_text,
+    word_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +96,7 @@ HUMAN_DATE_FORMATS: tuple[str, ...] = (
 )  # fmt: skip
 MIN_YEAR = 1990
 
+_JSON_LD_TYPE = re.compile(r"ld\+json|json\+ld", re.IGNORECASE)
 _LANG_CODE = re.compile(r"^([a-zA-Z]{2})(?:[-_].*)?$")
 
 
@@ -146,11 +153,23 @@ def _types(obj: dict[str, Any]) -> set[str]:
     return {v.lower() for v in values if isinstance(v, str)}
 
 
-def parse_json_ld(soup: BeautifulSoup) -> list[dict[str, Any]]:
-    """Article-like JSON-LD objects on the page, most specific type first."""
+def _all_tags(soup: BeautifulSoup, tags: Sequence[Tag] | None) -> Sequence[Tag]:
+    return list(iter_tags(soup)) if tags is None else tags
+
+
+def parse_json_ld(soup: BeautifulSoup, tags: Sequence[Tag] | None = None) -> list[dict[str, Any]]:
+    """Article-like JSON-LD objects on the page, most specific type first.
+
+    ``tags`` is every tag of ``soup`` in document order, when the caller already has them.
+    """
     strict: list[dict[str, Any]] = []
     loose: list[dict[str, Any]] = []
-    for script in soup.find_all("script", type=re.compile(r"ld\+json", re.I)):
+    for script in _all_tags(soup, tags):
+        if script.name != "script":
+            continue
+        script_type = script.attrs.get("type")
+        if not isinstance(script_type, str) or not _JSON_LD_TYPE.search(script_type):
+            continue
         raw = script.string or script.get_text()
         if not raw or not raw.strip():
             continue
@@ -170,9 +189,11 @@ def parse_json_ld(soup: BeautifulSoup) -> list[dict[str, Any]]:
 class _Meta:
     """<meta> lookup by property/name/itemprop, case-insensitive, first non-empty value wins."""
 
-    def __init__(self, soup: BeautifulSoup) -> None:
+    def __init__(self, tags: Iterable[Tag]) -> None:
         self.values: dict[str, list[str]] = {}
-        for tag in soup.find_all("meta"):
+        for tag in tags:
+            if tag.name != "meta":
+                continue
             content = tag.get("content")
             if not isinstance(content, str) or not content.strip():
                 continue
@@ -270,11 +291,13 @@ def _pick_date(
     return None
 
 
-def _time_tags(soup: BeautifulSoup, kind: str) -> list[str]:
+def _time_tags(tags: Iterable[Tag], kind: str) -> list[str]:
     """<time datetime> values; ``kind`` "published" prefers pubdate/published-looking ones."""
     preferred: list[str] = []
     other: list[str] = []
-    for tag in soup.find_all("time"):
+    for tag in tags:
+        if tag.name != "time":
+            continue
         value = tag.get("datetime")
         if not isinstance(value, str) or not value.strip():
             continue
@@ -345,17 +368,26 @@ def clean_authors(raw_values: Iterable[str], outlet_names: Iterable[str] = ()) -
     return names
 
 
-def _byline_texts(soup: BeautifulSoup) -> list[str]:
+def _attr_words(tag: Tag, attr: str) -> list[str]:
+    value = tag.attrs.get(attr)
+    if isinstance(value, str):
+        return value.lower().split()
+    return [str(v).lower() for v in value] if isinstance(value, list) else []
+
+
+def _byline_texts(tags: Sequence[Tag]) -> list[str]:
     texts: list[str] = []
-    for tag in soup.find_all(rel="author"):
-        texts.append(tag.get_text(" "))
-    for tag in soup.find_all(itemprop="author"):
-        name = tag.find(itemprop="name")
-        texts.append((name if isinstance(name, Tag) else tag).get_text(" "))
+    for tag in tags:
+        if tag.name != "link" and "author" in _attr_words(tag, "rel"):
+            texts.append(tag.get_text(" "))
+    for tag in tags:
+        if "author" in _attr_words(tag, "itemprop"):
+            name = tag.find(itemprop="name")
+            texts.append((name if isinstance(name, Tag) else tag).get_text(" "))
     if texts:
         return texts
-    for tag in soup.find_all(True, class_=True):
-        classes = " ".join(tag.get("class") or []).lower()
+    for tag in tags:
+        classes = " ".join(_attr_words(tag, "class"))
         if any(p in classes for p in BYLINE_CLASS_PHRASES) and len(tag.get_text()) < 200:
             texts.append(tag.get_text(" "))
             break
@@ -462,14 +494,17 @@ def extract_metadata(
     json_ld: list[dict[str, Any]] | None = None,
     fetched_at: datetime | None = None,
     options: ExtractionOptions = DEFAULT_OPTIONS,
+    tags: Sequence[Tag] | None = None,
 ) -> PageMetadata:
     """Read metadata from an unmodified parsed page (before boilerplate is stripped).
 
     Language is only read from declarations here; detection from text happens once the body is
-    known (see ``detect_language``).
+    known (see ``detect_language``). ``tags`` is every tag of ``soup`` in document order, when
+    the caller already has them.
     """
-    ld = parse_json_ld(soup) if json_ld is None else json_ld
-    meta = _Meta(soup)
+    every_tag = _all_tags(soup, tags)
+    ld = parse_json_ld(soup, every_tag) if json_ld is None else json_ld
+    meta = _Meta(every_tag)
     md = PageMetadata()
     prov = md.provenance
 
@@ -481,7 +516,7 @@ def extract_metadata(
     for source, value, aggressive in (
         ("json-ld", _clean(_ld_value(ld, "headline")), False),
         ("opengraph", meta.first("og:title", "twitter:title"), False),
-        ("html", _h1_text(soup), False),
+        ("html", _h1_text(every_tag), False),
         ("html", _clean(soup.title.get_text()) if soup.title else None, True),
     ):
         if value:
@@ -494,7 +529,7 @@ def extract_metadata(
     for source, raws in (
         ("json-ld", _json_ld_names(_ld_value(ld, "author"))),
         ("meta", [v for key in AUTHOR_META_NAMES for v in meta.all(key)]),
-        ("html", _byline_texts(soup)),
+        ("html", _byline_texts(every_tag)),
     ):
         authors = clean_authors(raws, outlets)
         if authors:
@@ -509,7 +544,7 @@ def extract_metadata(
             ("json-ld", _ld_str(ld, "dateCreated")),
             ("opengraph", meta.first("article:published_time", "og:published_time")),
             *(("meta", meta.first(name)) for name in PUBLISHED_META_NAMES),
-            *(("time-tag", value) for value in _time_tags(soup, "published")),
+            *(("time-tag", value) for value in _time_tags(every_tag, "published")),
         ],
         fetched_at,
         options,
@@ -528,7 +563,7 @@ def extract_metadata(
             ("json-ld", _ld_str(ld, "dateModified")),
             ("opengraph", meta.first("article:modified_time", "og:updated_time")),
             *(("meta", meta.first(name)) for name in MODIFIED_META_NAMES),
-            *(("time-tag", value) for value in _time_tags(soup, "modified")),
+            *(("time-tag", value) for value in _time_tags(every_tag, "modified")),
         ],
         fetched_at,
         options,
@@ -555,7 +590,10 @@ def extract_metadata(
             break
 
     # Canonical URL
-    canonical_link = soup.find("link", rel=lambda v: v is not None and "canonical" in v)
+    canonical_link = next(
+        (t for t in every_tag if t.name == "link" and "canonical" in _attr_words(t, "rel")),
+        None,
+    )
     href = canonical_link.get("href") if isinstance(canonical_link, Tag) else None
     for source, value in (
         ("html", href if isinstance(href, str) else None),
@@ -596,13 +634,13 @@ def extract_metadata(
             break
 
     # Tags
-    for source, tags in (
+    for source, keywords in (
         ("json-ld", _split_keywords(_ld_value(ld, "keywords"))),
         ("opengraph", [t for v in meta.all("article:tag") for t in _split_keywords(v)]),
         ("meta", _split_keywords(meta.first(*KEYWORD_META_NAMES))),
     ):
-        if tags:
-            md.tags = _dedupe(tags)
+        if keywords:
+            md.tags = _dedupe(keywords)
             prov["tags"] = source
             break
 
@@ -637,6 +675,6 @@ def _ld_str(objects: list[dict[str, Any]], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _h1_text(soup: BeautifulSoup) -> str | None:
-    h1 = soup.find("h1")
-    return _clean(h1.get_text(" ")) if isinstance(h1, Tag) else None
+def _h1_text(tags: Iterable[Tag]) -> str | None:
+    h1 = next((t for t in tags if t.name == "h1"), None)
+    return _clean(h1.get_text(" ")) if h1 is not None else None

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.clean import normalize_text
+from pipeline.decode import decode_html
 from pipeline.extract import Extraction, ExtractionError, extract_article
 from pipeline.metadata import clean_authors, parse_datetime
 
@@ -219,6 +220,8 @@ def test_normalize_text() -> None:
         (["By Ana Lima and Tomás Ortega"], ["Ana Lima", "Tomás Ortega"]),
         (["Ana Lima, Bo Chen & Dee Roy"], ["Ana Lima", "Bo Chen", "Dee Roy"]),
         (["Updated 3 hours ago"], []),
+        (["By Staff | 3 hours ago"], []),
+        (["By Staff"], []),
         (["AP Staff"], []),
         (["Ana Lima | Courier"], []),
         (["https://twitter.com/ana"], []),
@@ -238,6 +241,8 @@ def test_clean_authors(raw: list[str], expected: list[str]) -> None:
         ("2026-03-10T08:30:00.000-0500", datetime(2026, 3, 10, 13, 30, tzinfo=UTC)),
         ("Tue, 10 Mar 2026 08:30:00 +0100", datetime(2026, 3, 10, 7, 30, tzinfo=UTC)),
         ("Tue, 10 Mar 2026 08:30:00 GMT", datetime(2026, 3, 10, 8, 30, tzinfo=UTC)),
+        ("Mon, 09 Mar 2026 23:30:00 -0500", datetime(2026, 3, 10, 4, 30, tzinfo=UTC)),
+        ("2026-03-10T01:15:00+05:30", datetime(2026, 3, 9, 19, 45, tzinfo=UTC)),
     ],
 )
 def test_parse_datetime(raw: str, expected: datetime) -> None:
@@ -250,3 +255,154 @@ def test_parse_datetime(raw: str, expected: datetime) -> None:
 def test_naive_datetime_is_utc_and_flagged() -> None:
     assert parse_datetime("2026-03-10 08:30") == (datetime(2026, 3, 10, 8, 30, tzinfo=UTC), True)
     assert parse_datetime("not a date") is None
+
+
+# --- one page with every kind of boilerplate ------------------------------------------------
+
+GAZETTE_URL = "https://gazette.example.com/garden/2026/03/09/allotments"
+
+
+@pytest.fixture(scope="module")
+def allotments() -> Extraction:
+    return extract("boilerplate_kinds.html", url=GAZETTE_URL)
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "NAVMARKER",  # navigation (and the same word inside a <script>)
+        "ADMARKER",  # advertisement slot
+        "Advertisement",  # its label
+        "SHAREMARKER",  # share widget
+        "RELATEDMARKER",  # related-stories list
+        "COMMENTMARKER",  # comments section
+        "COOKIEMARKER",  # cookie banner
+        "NEWSLETTERMARKER",  # newsletter box
+        "Garden Weekly",  # the newsletter box's heading
+        "Hannelore Quist",  # byline inside the text
+        "3 hours ago",  # timestamp inside the text
+        "CAPTIONMARKER",  # image caption
+        "CREDITMARKER",  # image credit line
+        "READMOREMARKER",  # "Read more" link
+        "FOOTERMARKER",  # footer
+        "Allotment waiting list shrinks",  # the headline is metadata, not body
+    ],
+)
+def test_each_boilerplate_kind_is_dropped(allotments: Extraction, marker: str) -> None:
+    assert marker not in allotments.text
+
+
+def test_story_paragraphs_survive_in_order(allotments: Extraction) -> None:
+    paragraphs = allotments.text.split("\n\n")
+    assert [p.split()[0] for p in paragraphs] == ["Forty", "The", "Each", "Rents"]
+    assert paragraphs[-1].endswith("if the drainage work goes well.")
+
+
+def test_staff_timestamp_author_falls_back_to_the_byline(allotments: Extraction) -> None:
+    # <meta name=author content="By Staff | 3 hours ago"> names nobody; the visible byline does.
+    assert allotments.authors == ["Hannelore Quist"]
+    assert allotments.provenance["authors"] == "html"
+
+
+def test_meta_date_with_negative_offset(allotments: Extraction) -> None:
+    assert allotments.published_at == datetime(2026, 3, 9, 22, 45, tzinfo=UTC)  # 17:45 -05:00
+    assert allotments.provenance["published_at"] == "meta"
+    assert allotments.title == "Allotment waiting list shrinks as new plots open"
+    assert allotments.provenance["title"] == "html"
+
+
+def test_future_meta_date_falls_back_to_the_url_date() -> None:
+    fetched = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)  # the meta date is a day and more later
+    result = extract("boilerplate_kinds.html", url=GAZETTE_URL, fetched_at=fetched)
+    assert result.published_at == datetime(2026, 3, 9, tzinfo=UTC)
+    assert result.provenance["published_at"] == "url"
+
+
+def test_naive_fetched_at_is_taken_as_utc() -> None:
+    result = extract("plain.html", fetched_at=datetime(2026, 3, 1))
+    assert result.published_at is None  # 2026-03-09 is in the future of 1 March
+
+
+# --- non-UTF-8 bytes ------------------------------------------------------------------------
+
+
+def test_cp1252_page_keeps_curly_quotes_and_accents() -> None:
+    raw = (PAGES / "cp1252.html").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")  # the fixture really is not UTF-8
+    html, charset = decode_html(raw, None)
+    assert charset == "cp1252"
+    result = extract_article(html, "https://market.example.org/hall")
+    assert result.title == "Café owners welcome the new market hall"
+    assert "Café Belén" in result.text
+    assert "“and the winter has barely ended”" in result.text
+    assert "“We’re naïve about a lot of things,”" in result.text
+    assert "£640,000" in result.text
+    assert "Renée Marchetti" in result.text
+
+
+def test_cp1252_bytes_passed_directly_are_decoded_too() -> None:
+    result = extract_article((PAGES / "cp1252.html").read_bytes(), "https://market.example.org/h")
+    assert "Renée Marchetti" in result.text
+
+
+# --- markup that used to be costly or lost ---------------------------------------------------
+
+STORY = (
+    "<p>The river authority has opened a new footbridge below the weir, linking the two halves "
+    "of the towpath for the first time since the flood of the year before last.</p>"
+    "<p>Walkers and cyclists had faced a detour of almost two miles through the industrial "
+    "estate, and local businesses say the bridge has already brought customers back.</p>"
+)
+
+
+def test_story_inside_a_page_wide_form_is_kept() -> None:
+    # Old CMSs wrap the whole page in one <form>; it is furniture only when it holds no story.
+    html = (
+        "<html><body><form id='aspnetForm'><div id='main'><h1>Bridge opens</h1>"
+        f"{STORY}</div></form><form class='search'><a href='/s'>Search</a></form></body></html>"
+    )
+    result = extract_article(html, ARTICLE_URL)
+    assert result.text.startswith("The river authority has opened")
+    assert "Search" not in result.text
+
+
+def test_header_with_byline_and_time_still_feeds_metadata() -> None:
+    html = (
+        "<html><body><nav><nav><a href='/'>Home</a></nav><a href='/x'>Sport</a></nav>"
+        "<article><header><h1>Bridge opens</h1><span class='author'>Ola Berg</span>"
+        "<time datetime='2026-03-10T07:00:00+01:00'>10 March</time></header>"
+        f"{STORY}</article></body></html>"
+    )
+    result = extract_article(html, ARTICLE_URL)
+    assert result.authors == ["Ola Berg"]
+    assert result.published_at == datetime(2026, 3, 10, 6, 0, tzinfo=UTC)
+    assert "Home" not in result.text and "Sport" not in result.text
+
+
+def test_links_written_out_as_addresses_are_kept() -> None:
+    html = (
+        f"<html><body><article>{STORY}<p>Bridge timetable</p>"
+        "<p><a href='https://river.example.org/t'>https://river.example.org/timetable</a></p>"
+        "<p><a href='https://social.example/@riverauth'>@riverauth</a></p></article></body></html>"
+    )
+    text = extract_article(html, ARTICLE_URL).text
+    assert "https://river.example.org/timetable" in text
+    assert "@riverauth" in text
+
+
+@pytest.mark.parametrize(
+    "trailer",
+    [
+        "Follow us on Twitter and Facebook for more river news.",
+        "Ola Berg contributed to this report.",
+        "Tell us what you think in the box below.",
+        "[button link=”/send” type=”big”]Send us your photos[/button]",
+        "Join our community forums to keep talking about the river.",
+    ],
+)
+def test_closing_calls_to_action_are_dropped(trailer: str) -> None:
+    html = f"<html><body><article>{STORY}<p>{trailer}</p></article></body></html>"
+    text = extract_article(html, ARTICLE_URL).text
+    assert text.endswith("brought customers back.")
+    assert trailer[:12] not in text

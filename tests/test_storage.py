@@ -265,7 +265,7 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     try:
         yield mount_point
     finally:
-        subprocess.run(["umount", str(mount_point)], check=False)
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
 def test_full_tmpfs_is_a_clean_error(small_tmpfs: Path) -> None:
