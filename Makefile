@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH ?= ../shared/extraction-bench/dev
 
-.PHONY: setup run test lint bench bench-extract clean
+.PHONY: setup run test lint bench bench-extract bench-dedup clean
 
 setup: $(BIN)/.synced
 
@@ -37,10 +37,15 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/write.py
+	$(BIN)/python bench/dedup_speed.py
 
 # Extraction quality and speed on a benchmark directory (html/*.html.gz + ground-truth.json).
 bench-extract: setup
 	$(BIN)/python bench/extraction.py $(BENCH)
+
+# Dedup precision/recall on edited copies of the project's texts (+ the dev bench texts if present).
+bench-dedup: setup
+	$(BIN)/python bench/dedup_eval.py $(if $(wildcard $(BENCH)/ground-truth.json),--bench-truth $(BENCH)/ground-truth.json)
 
 clean:
 	rm -rf .airflow var .pytest_cache .ruff_cache .mypy_cache

@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--host", default="127.0.0.1")
     site.add_argument("--port", type=int, default=8765)
 
-    from pipeline import extract_cli
+    from pipeline import dedup_cli, extract_cli
 
     extract_cli.add_parser(commands)
+    dedup_cli.add_parser(commands)
 
     demo = commands.add_parser(
         "demo-run", help="start the demo site and run the news_ingest DAG with `airflow dags test`"
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline import extract_cli
 
             return extract_cli.run(args)
+        if args.command == "dedup":
+            from pipeline import dedup_cli
+
+            return dedup_cli.run(args)
         if args.command == "demo-site":
             from pipeline.demo.server import main as serve
 

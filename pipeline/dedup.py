@@ -3,21 +3,31 @@
 Layers, cheapest first:
 1. canonical URL: two fetched pages that declare the same canonical URL are one article; the extra
    page becomes a recorded reject (``duplicate_canonical_url``), since ``article_id`` is its hash.
-2. content hash of the normalized body (case, punctuation and boilerplate lines folded away).
-3. MinHash LSH over word shingles for candidates, each verified by exact Jaccard or containment
-   (containment catches truncated copies), then union-find into stories.
+   Rows whose URLs canonicalize alike (utm/AMP spellings, e.g. in a standalone file) are one story.
+2. content hash of the normalized body (Unicode-, case- and punctuation-folded, boilerplate lines
+   stripped, headline excluded).
+3. MinHash over word shingles, LSH banding for candidates, each candidate verified by exact
+   Jaccard or containment (containment catches truncated copies), then union-find into stories.
+
+Cross-day matching against earlier runs lives in :mod:`pipeline.dedup_history`; this module takes
+the earlier rows it found as :class:`PriorRow` objects and never reads files itself.
+See ``docs/dedup.md`` for thresholds, measurements and the choice of MinHash library.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
+import numpy.typing as npt
+import rensa
 
 from pipeline.models import Article, Reject
 from pipeline.settings import DedupSettings
@@ -29,13 +39,25 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     for pattern in (
         r"^(this|the) (story|article|report) (was|is) (supplied|provided|distributed) by\b",
         r"^additional reporting by\b",
-        r"^(reporting|writing|editing) by\b",
+        r"^\(?(reporting|writing|editing) by\b",
         r"^(sign up|subscribe)\b",
-        r"^(follow us|read more|related:|copyright|©)",
+        r"^(follow us|read more|related:|copyright|©|advertisement\b|share this)",
     )
 )
+_BOILERPLATE_LINE = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for pattern in BOILERPLATE_LINE_PATTERNS), re.IGNORECASE
+)
+# Part of the stored signature scheme: changing any of these makes old index rows unmatchable by
+# band keys (they still match by content hash), so they are constants, not settings.
+SIGNATURE_SEED = 20260310
+_SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
 _TOKEN = re.compile(r"\w+")
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+U64Array = npt.NDArray[np.uint64]
+U32Array = npt.NDArray[np.uint32]
 
 
 @dataclass(frozen=True)
@@ -52,18 +74,63 @@ class DedupResult:
         return sum(1 for article in self.articles if article.is_duplicate)
 
 
+@dataclass(frozen=True)
+class Fingerprints:
+    """What the near-duplicate layer knows about each text, row-aligned with the input."""
+
+    content_hashes: list[str]
+    shingle_sets: list[U64Array]  # sorted, unique 64-bit shingle hashes
+    signatures: U32Array  # (rows, num_perm) MinHash values
+    band_keys: U64Array  # (rows, bands); band index folded in, so keys compare across bands
+
+    @property
+    def shingle_counts(self) -> list[int]:
+        return [len(s) for s in self.shingle_sets]
+
+
+@dataclass(frozen=True)
+class PriorRow:
+    """An article of an earlier day, as the cross-run index remembers it."""
+
+    article_id: str
+    story_id: str
+    canonical_id: str
+    published_at: datetime | None
+    shingle_count: int
+    signature: U32Array | None  # None when written under another signature scheme
+
+
+@dataclass(frozen=True)
+class PriorMatches:
+    """Earlier rows that today's articles may join, and the candidate edges to them."""
+
+    rows: dict[str, PriorRow] = field(default_factory=dict)
+    # (index into today's articles, prior article_id, exact): exact edges (same content hash or
+    # same article_id) need no verification.
+    edges: list[tuple[int, str, bool]] = field(default_factory=list)
+
+
+def signature_scheme(settings: DedupSettings) -> str:
+    """How signatures and band keys were made; index rows of another scheme never band-match."""
+    return (
+        f"rensa-rminhash-v{rensa.RMinHash.ALGORITHM_VERSION}:seed={SIGNATURE_SEED}:"
+        f"perm={settings.num_perm}:bands={settings.lsh_bands}:shingle={settings.shingle_size}"
+    )
+
+
 def normalized_tokens(text: str) -> list[str]:
-    lines = [line.strip() for line in text.splitlines()]
-    kept = [
-        line
-        for line in lines
-        if line and not any(pattern.search(line) for pattern in BOILERPLATE_LINE_PATTERNS)
-    ]
+    # NFKC first so that non-breaking spaces, ligatures and composed/decomposed accents fold alike.
+    lines = [line.strip() for line in unicodedata.normalize("NFKC", text).splitlines()]
+    kept = [line for line in lines if line and not _BOILERPLATE_LINE.match(line)]
     return _TOKEN.findall(" ".join(kept).casefold())
 
 
 def content_hash(text: str) -> str:
-    return hashlib.sha256(" ".join(normalized_tokens(text)).encode("utf-8")).hexdigest()[:32]
+    return _content_hash(normalized_tokens(text))
+
+
+def _content_hash(tokens: Sequence[str]) -> str:
+    return hashlib.sha256(" ".join(tokens).encode("utf-8")).hexdigest()[:32]
 
 
 def shingles(tokens: Sequence[str], size: int) -> set[str]:
@@ -72,61 +139,282 @@ def shingles(tokens: Sequence[str], size: int) -> set[str]:
     return {" ".join(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
 
 
+def fingerprint(texts: Sequence[str], settings: DedupSettings) -> Fingerprints:
+    """Content hashes, shingle sets, MinHash signatures and LSH band keys for many texts at once.
+
+    Tokens are hashed once per distinct word and shingles are hashed with numpy over all texts
+    together: building one Python string per shingle costs more than the MinHash itself.
+    """
+    token_lists = [normalized_tokens(text) for text in texts]
+    hashes = [_content_hash(tokens) for tokens in token_lists]
+    # A defaultdict numbering words as they first appear keeps the per-token work in C.
+    vocabulary: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    ids = np.fromiter(
+        map(vocabulary.__getitem__, itertools.chain.from_iterable(token_lists)), dtype=np.int64
+    )
+    word_hashes = np.fromiter(
+        (_stable_hash(word) for word in vocabulary), dtype=np.uint64, count=len(vocabulary)
+    )
+    flat_tokens = word_hashes[ids]
+    lengths = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=len(token_lists))
+    shingle_sets = _shingle_sets(flat_tokens, lengths, settings.shingle_size)
+    signatures = minhash_signatures(shingle_sets, settings.num_perm)
+    return Fingerprints(
+        content_hashes=hashes,
+        shingle_sets=shingle_sets,
+        signatures=signatures,
+        band_keys=band_keys(signatures, settings.lsh_bands),
+    )
+
+
+def minhash_signatures(shingle_sets: Sequence[U64Array], num_perm: int) -> U32Array:
+    if not shingle_sets:
+        return np.zeros((0, num_perm), dtype=np.uint32)
+    offsets = np.zeros(len(shingle_sets) + 1, dtype=np.uint64)
+    np.cumsum([len(s) for s in shingle_sets], out=offsets[1:])
+    flat = np.concatenate(shingle_sets) if offsets[-1] else np.zeros(0, dtype=np.uint64)
+    matrix = rensa.RMinHash.digest_matrix_from_flat_token_hashes(
+        flat, offsets, num_perm, SIGNATURE_SEED
+    )
+    return np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(shingle_sets), num_perm)
+
+
+def band_keys(signatures: U32Array, bands: int) -> U64Array:
+    rows, num_perm = signatures.shape
+    per_band = signatures.reshape(rows, bands, num_perm // bands).astype(np.uint64)
+    keys = np.broadcast_to(np.arange(bands, dtype=np.uint64) + np.uint64(1), (rows, bands)).copy()
+    for column in range(per_band.shape[2]):
+        keys = _mix(keys * _SHINGLE_MULTIPLIER + per_band[:, :, column])
+    return keys
+
+
+def estimated_similarity(
+    a: U32Array, b: U32Array, count_a: int, count_b: int
+) -> tuple[float, float]:
+    """(Jaccard, containment) from two signatures and the two shingle-set sizes."""
+    jaccard = float(np.mean(a == b))
+    if not count_a or not count_b:
+        return 0.0, 0.0
+    overlap = jaccard * (count_a + count_b) / (1.0 + jaccard)
+    return jaccard, min(1.0, overlap / min(count_a, count_b))
+
+
+def exact_similarity(a: U64Array, b: U64Array) -> tuple[float, float]:
+    """(Jaccard, containment) of two sorted shingle-hash sets."""
+    if not len(a) or not len(b):
+        return 0.0, 0.0
+    overlap = len(np.intersect1d(a, b, assume_unique=True))
+    return overlap / (len(a) + len(b) - overlap), overlap / min(len(a), len(b))
+
+
+def is_near_copy(jaccard: float, containment: float, smaller: int, settings: DedupSettings) -> bool:
+    if jaccard >= settings.min_jaccard:
+        return True
+    # A short text is "contained" in many unrelated ones by chance; only trust containment when
+    # the smaller text has enough shingles to be a real excerpt.
+    return containment >= settings.min_containment and smaller >= settings.min_containment_shingles
+
+
 def deduplicate(articles: list[Article], settings: DedupSettings) -> DedupResult:
+    """Deduplicate one batch on its own, with no memory of earlier runs."""
     unique, rejects = _collapse_canonical_urls(articles)
-    for article in unique:
-        article.content_hash = content_hash(article.text)
-    shingle_sets = [shingles(normalized_tokens(a.text), settings.shingle_size) for a in unique]
-
-    parent = list(range(len(unique)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        root_i, root_j = find(i), find(j)
-        if root_i != root_j:
-            parent[max(root_i, root_j)] = min(root_i, root_j)
-
-    by_hash: dict[str, int] = {}
-    for index, article in enumerate(unique):
-        if article.content_hash in by_hash:
-            union(index, by_hash[article.content_hash])
-        else:
-            by_hash[article.content_hash] = index
-
-    lsh = MinHashLSH(threshold=settings.lsh_threshold, num_perm=settings.num_perm)
-    for index, shingle_set in enumerate(shingle_sets):
-        if not shingle_set:
-            continue
-        signature = MinHash(num_perm=settings.num_perm)
-        signature.update_batch([s.encode("utf-8") for s in shingle_set])
-        for other in lsh.query(signature):
-            other_index = int(other)
-            if _verified(shingle_set, shingle_sets[other_index], settings):
-                union(index, other_index)
-        lsh.insert(str(index), signature)
-
-    clusters: dict[int, list[int]] = defaultdict(list)
-    for index in range(len(unique)):
-        clusters[find(index)].append(index)
-    for members in clusters.values():
-        canonical = min(members, key=lambda i: _canonical_rank(unique[i]))
-        story_id = "st_" + hashlib.sha256(unique[canonical].article_id.encode()).hexdigest()[:16]
-        for index in members:
-            article = unique[index]
-            article.story_id = story_id
-            article.is_duplicate = index != canonical
-            article.duplicate_of = unique[canonical].article_id if article.is_duplicate else None
-            article.similarity = (
-                round(_jaccard(shingle_sets[index], shingle_sets[canonical]), 4)
-                if article.is_duplicate
-                else None
-            )
+    fingerprints = fingerprint([a.text for a in unique], settings)
+    assign_stories(unique, fingerprints, settings, PriorMatches())
     return DedupResult(articles=unique, rejects=rejects)
+
+
+def collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
+    return _collapse_canonical_urls(articles)
+
+
+def assign_stories(
+    unique: list[Article], fp: Fingerprints, settings: DedupSettings, prior: PriorMatches
+) -> None:
+    """Set content_hash, story_id, is_duplicate, duplicate_of and similarity on ``unique``.
+
+    Articles joined to an earlier day's story take that story's id and are all duplicates of its
+    canonical row, which was published already and cannot change.
+    """
+    count = len(unique)
+    prior_ids = sorted(prior.rows)
+    node_of_prior = {article_id: count + i for i, article_id in enumerate(prior_ids)}
+    forest = _UnionFind(count + len(prior_ids))
+
+    for article, digest in zip(unique, fp.content_hashes, strict=True):
+        article.content_hash = digest
+    representative: dict[str, int] = {}
+    by_url: dict[str, int] = {}
+    for index, article in enumerate(unique):
+        first = representative.setdefault(article.content_hash, index)
+        forest.union(index, first)
+        url = article.canonical_url or article.url
+        if url:
+            forest.union(index, by_url.setdefault(canonicalize(url), index))
+
+    representatives = sorted(set(representative.values()))
+    for i, j in _band_candidates(fp.band_keys, representatives, fp.shingle_sets):
+        if forest.find(i) == forest.find(j):
+            continue
+        jaccard, containment = exact_similarity(fp.shingle_sets[i], fp.shingle_sets[j])
+        smaller = min(len(fp.shingle_sets[i]), len(fp.shingle_sets[j]))
+        if is_near_copy(jaccard, containment, smaller, settings):
+            forest.union(i, j)
+
+    counts = fp.shingle_counts
+    for index, prior_id, exact in prior.edges:
+        node = node_of_prior[prior_id]
+        if forest.find(index) == forest.find(node):
+            continue
+        row = prior.rows[prior_id]
+        if not exact:
+            if row.signature is None:
+                continue
+            jaccard, containment = estimated_similarity(
+                fp.signatures[index], row.signature, counts[index], row.shingle_count
+            )
+            smaller = min(counts[index], row.shingle_count)
+            if not is_near_copy(jaccard, containment, smaller, settings):
+                continue
+        forest.union(index, node)
+
+    components: dict[int, list[int]] = defaultdict(list)
+    for node in range(count + len(prior_ids)):
+        components[forest.find(node)].append(node)
+    for members in components.values():
+        today = [m for m in members if m < count]
+        if not today:
+            continue
+        earlier = [prior.rows[prior_ids[m - count]] for m in members if m >= count]
+        if earlier:
+            _join_earlier_story(unique, fp, today, earlier, prior.rows)
+        else:
+            _new_story(unique, fp, today)
+
+
+def _new_story(unique: list[Article], fp: Fingerprints, members: list[int]) -> None:
+    canonical = min(members, key=lambda i: _canonical_rank(unique[i]))
+    story_id = story_id_for(unique[canonical].article_id)
+    for index in members:
+        article = unique[index]
+        article.story_id = story_id
+        article.is_duplicate = index != canonical
+        article.duplicate_of = unique[canonical].article_id if article.is_duplicate else None
+        article.similarity = (
+            round(exact_similarity(fp.shingle_sets[index], fp.shingle_sets[canonical])[0], 4)
+            if article.is_duplicate
+            else None
+        )
+
+
+def _join_earlier_story(
+    unique: list[Article],
+    fp: Fingerprints,
+    members: list[int],
+    earlier: list[PriorRow],
+    rows: dict[str, PriorRow],
+) -> None:
+    # A new copy may bridge two stories of earlier days; those rows are published and stay as they
+    # are, and today's rows join the story whose canonical came first.
+    def rank(row: PriorRow) -> tuple[datetime, str]:
+        canonical = rows.get(row.canonical_id, row)
+        return (canonical.published_at or _FAR_FUTURE, row.canonical_id)
+
+    chosen = min(earlier, key=rank)
+    canonical_row = rows.get(chosen.canonical_id)
+    for index in members:
+        article = unique[index]
+        article.story_id = chosen.story_id
+        article.is_duplicate = True
+        article.duplicate_of = chosen.canonical_id
+        if canonical_row is not None and canonical_row.signature is not None:
+            article.similarity = round(
+                float(np.mean(fp.signatures[index] == canonical_row.signature)), 4
+            )
+        else:
+            article.similarity = None
+
+
+def story_id_for(canonical_article_id: str) -> str:
+    return "st_" + hashlib.sha256(canonical_article_id.encode()).hexdigest()[:16]
+
+
+class _UnionFind:
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, node: int) -> int:
+        parent = self.parent
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def union(self, a: int, b: int) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+
+
+def _band_candidates(
+    keys: U64Array, rows: list[int], shingle_sets: list[U64Array]
+) -> list[tuple[int, int]]:
+    """Pairs of rows sharing at least one band key, each pair once, in a deterministic order."""
+    usable = [row for row in rows if len(shingle_sets[row])]
+    if len(usable) < 2:
+        return []
+    selected = np.asarray(usable, dtype=np.int64)
+    flat_keys = keys[selected].ravel()
+    flat_rows = np.repeat(selected, keys.shape[1])
+    order = np.lexsort((flat_rows, flat_keys))
+    flat_keys, flat_rows = flat_keys[order], flat_rows[order]
+    boundaries = np.flatnonzero(np.diff(flat_keys)) + 1
+    pairs: set[tuple[int, int]] = set()
+    for bucket in np.split(flat_rows, boundaries):
+        if len(bucket) < 2:
+            continue
+        members = bucket.tolist()
+        pairs.update(
+            (a, b) for position, a in enumerate(members) for b in members[position + 1 :] if a != b
+        )
+    return sorted(pairs)
+
+
+def _shingle_sets(
+    flat_tokens: U64Array, lengths: npt.NDArray[np.int64], size: int
+) -> list[U64Array]:
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    combined = flat_tokens.copy()
+    padded = np.concatenate([flat_tokens, np.zeros(size, dtype=np.uint64)])
+    for offset in range(1, size):
+        combined = _mix(combined * _SHINGLE_MULTIPLIER + padded[offset : offset + len(flat_tokens)])
+    sets: list[U64Array] = []
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        if end - start >= size:
+            sets.append(np.unique(combined[start : end - size + 1]))
+        elif end > start:
+            # Shorter than one shingle: the whole text is its only shingle.
+            short = flat_tokens[start]
+            for token in flat_tokens[start + 1 : end]:
+                short = _mix(short * _SHINGLE_MULTIPLIER + token)
+            sets.append(np.asarray([short], dtype=np.uint64))
+        else:
+            sets.append(np.zeros(0, dtype=np.uint64))
+    return sets
+
+
+def _mix(values: U64Array) -> U64Array:
+    # splitmix64's finalizer: the multiply-add above leaves low bits weakly mixed.
+    values = values ^ (values >> np.uint64(30))
+    values = values * _MIX_1
+    values = values ^ (values >> np.uint64(27))
+    values = values * _MIX_2
+    return values ^ (values >> np.uint64(31))
+
+
+def _stable_hash(word: str) -> int:
+    # Not hash(): it is salted per process, and signatures are stored across runs.
+    return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
 
 
 def _collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
@@ -170,18 +458,3 @@ def _canonical_rank(article: Article) -> tuple[datetime, bool, bool, int, str]:
         -article.word_count,
         article.article_id,
     )
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / len(a | b)
-
-
-def _verified(a: set[str], b: set[str], settings: DedupSettings) -> bool:
-    if not a or not b:
-        return False
-    overlap = len(a & b)
-    jaccard = overlap / len(a | b)
-    containment = overlap / min(len(a), len(b))
-    return jaccard >= settings.min_jaccard or containment >= settings.min_containment

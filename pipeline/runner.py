@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline.archive import archive_dir, run_files, safe_run_id
 from pipeline.articles import build_source_articles
-from pipeline.dedup import deduplicate
+from pipeline.dedup_history import deduplicate_against_history
 from pipeline.fetch import SourceFetcher
 from pipeline.models import FetchOutcome, Reject, RunWindow
 from pipeline.schema import (
@@ -123,7 +123,9 @@ def publish(
         articles += table_to_articles(staged["articles"])
         rejects += [Reject(**row) for row in staged["rejects"].to_pylist()]
         fetch_log += [FetchOutcome(**row) for row in staged["fetch_log"].to_pylist()]
-    result = deduplicate(articles, config.settings.dedup)
+    result = deduplicate_against_history(
+        articles, config.settings.dedup, config.settings.output_root, window, run_id=run_id
+    )
     rejects += result.rejects
 
     tables = {

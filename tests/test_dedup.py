@@ -43,7 +43,8 @@ def test_content_hash_ignores_case_punctuation_and_boilerplate() -> None:
 
 def test_copies_group_into_one_story_with_one_canonical() -> None:
     edited = BODY.replace("Tuesday", "Tuesday afternoon").replace("six weeks", "about six weeks")
-    truncated = BODY.split("\n\n")[0]
+    # A teaser of the first two paragraphs: Jaccard 0.6 of the whole, containment 1.0.
+    truncated = "\n\n".join(BODY.split("\n\n")[:2])
     rows = [
         article("https://b.example/copy", edited, hour=9),
         article("https://a.example/original", BODY, hour=8),
@@ -72,3 +73,19 @@ def test_same_canonical_url_collapses_to_one_row_with_a_recorded_reject() -> Non
     assert [(r.url, r.reason) for r in result.rejects] == [
         ("https://a.example/amp/story", "duplicate_canonical_url")
     ]
+
+
+def test_a_truncated_copy_is_kept_by_containment_not_jaccard() -> None:
+    words = BODY.split(" ")
+    teaser = " ".join(words[: int(len(words) * 0.45)]) + "\n\nSubscribe to continue reading."
+    rows = [
+        article("https://a.example/full", BODY, hour=8),
+        article("https://c.example/t", teaser, hour=9),
+    ]
+    full, short = sorted(deduplicate(rows, DedupSettings()).articles, key=lambda a: a.url)
+    assert short.story_id == full.story_id and short.duplicate_of == full.article_id
+    assert short.similarity is not None and short.similarity < 0.5  # Jaccard alone would miss it
+    # The same teaser is not trusted as contained when the containment setting is stricter.
+    strict = DedupSettings(min_containment_shingles=1000)
+    full, short = sorted(deduplicate(rows, strict).articles, key=lambda a: a.url)
+    assert short.story_id != full.story_id

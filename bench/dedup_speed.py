@@ -1,0 +1,255 @@
+"""Dedup speed on one core: signature throughput per library, one day against 30 days of history.
+
+    .venv/bin/python bench/dedup_speed.py [--docs 20000] [--history 600000] [--set KEY=VALUE ...]
+
+Texts are ~600-word articles stitched from the demo site's own paragraphs, each paragraph's words
+shuffled so that no two texts share 5-grams. History rows are synthetic index rows (random
+signatures) with copies of some of today's articles planted among them, written as 30 daily index
+files.
+Prints figures only; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.dedup import (
+    SIGNATURE_SEED,
+    band_keys,
+    fingerprint,
+    minhash_signatures,
+    normalized_tokens,
+    shingles,
+    signature_scheme,
+)
+from pipeline.dedup_history import (
+    INDEX_SCHEMA,
+    deduplicate_against_history,
+    find_prior_matches,
+    history_files,
+    write_index,
+)
+from pipeline.demo.catalog import load_catalog
+from pipeline.models import Article, RunWindow
+from pipeline.settings import DedupSettings
+from pipeline.urls import url_hash
+
+DAY = date(2026, 4, 1)
+
+
+def make_texts(count: int, words_per_doc: int, rng: random.Random) -> list[str]:
+    paragraphs = [p for a in load_catalog() for p in a.paragraphs]
+    texts = []
+    for _ in range(count):
+        chosen: list[str] = []
+        while sum(len(p.split()) for p in chosen) < words_per_doc:
+            # Shuffled words: the project's vocabulary, but no 5-gram shared with another text,
+            # as on a real day where most articles are not copies of each other.
+            words = rng.choice(paragraphs).split()
+            rng.shuffle(words)
+            chosen.append(" ".join(words))
+        texts.append("\n\n".join(chosen))
+    return texts
+
+
+def timed(label: str, docs: int, seconds: float) -> None:
+    print(f"  {label:52s} {seconds:7.2f} s  {docs / seconds:9,.0f} docs/s")
+
+
+def signature_throughput(texts: list[str], settings: DedupSettings) -> None:
+    n = len(texts)
+    print(f"\n== signatures: {n} docs, {settings.num_perm} permutations, one core")
+    start = time.perf_counter()
+    fp = fingerprint(texts, settings)
+    timed("end to end fingerprint() (tokens+shingles+rensa+bands)", n, time.perf_counter() - start)
+    start = time.perf_counter()
+    tokens = [normalized_tokens(t) for t in texts]
+    timed("  of which tokenizing (regex, Python)", n, time.perf_counter() - start)
+    sets = fp.shingle_sets
+    words = sum(len(t) for t in tokens) / n
+    print(f"  mean words {words:.0f}, mean distinct shingles {np.mean([len(s) for s in sets]):.0f}")
+
+    print("  MinHash only, from the same 64-bit shingle hashes:")
+    start = time.perf_counter()
+    minhash_signatures(sets, settings.num_perm)
+    timed("rensa RMinHash (flat matrix API)", n, time.perf_counter() - start)
+
+    start = time.perf_counter()
+    _numpy_minhash(sets, settings.num_perm)
+    timed("numpy multiply-shift, vectorized per doc", n, time.perf_counter() - start)
+
+    from datasketch import LeanMinHash, MinHash
+
+    sample = sets[: max(1, n // 10)]
+    start = time.perf_counter()
+    for shingle_set in sample:
+        signature = MinHash(
+            num_perm=settings.num_perm, seed=SIGNATURE_SEED, hashfunc=int, scheme="affine64"
+        )
+        signature.update_batch(shingle_set.tolist())
+        LeanMinHash(signature)
+    timed(
+        f"datasketch MinHash.update_batch ({len(sample)} docs)",
+        len(sample),
+        time.perf_counter() - start,
+    )
+
+    print("  from shingle strings (each library hashing the strings itself):")
+    string_sets = [shingles(t, settings.shingle_size) for t in tokens[: max(1, n // 10)]]
+    import rensa
+
+    start = time.perf_counter()
+    rensa.RMinHash.digest_matrix_from_token_sets(string_sets, settings.num_perm, SIGNATURE_SEED)
+    timed(
+        f"rensa from strings ({len(string_sets)} docs)",
+        len(string_sets),
+        time.perf_counter() - start,
+    )
+    start = time.perf_counter()
+    for shingle_set in string_sets:
+        signature = MinHash(num_perm=settings.num_perm, seed=SIGNATURE_SEED)
+        signature.update_batch([s.encode("utf-8") for s in shingle_set])
+    timed(
+        f"datasketch from strings ({len(string_sets)} docs)",
+        len(string_sets),
+        time.perf_counter() - start,
+    )
+
+
+def _numpy_minhash(sets: list[np.ndarray], num_perm: int) -> np.ndarray:
+    rng = np.random.default_rng(SIGNATURE_SEED)
+    a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    out = np.full((len(sets), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    for row, values in enumerate(sets):
+        if len(values):
+            out[row] = ((values[:, None] * a + b) >> np.uint64(32)).min(axis=0)
+    return out
+
+
+def day_against_history(
+    texts: list[str], history_rows: int, settings: DedupSettings, rng: random.Random
+) -> None:
+    n = len(texts)
+    window = RunWindow.for_day(DAY)
+    start_time = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
+    articles = [
+        Article(
+            article_id=url_hash(f"https://bench.example/{i}"),
+            url=f"https://bench.example/{i}",
+            canonical_url=f"https://bench.example/{i}",
+            source="bench",
+            title=None,
+            text=text,
+            fetched_at=start_time,
+            published_at=start_time + timedelta(seconds=i),
+            word_count=len(text.split()),
+        )
+        for i, text in enumerate(texts)
+    ]
+    planted = fingerprint(texts[: n // 10], settings)  # 10% of today has a copy in history
+    with tempfile.TemporaryDirectory() as root:
+        print(f"\n== one day of {n} against {history_rows:,} history rows over 30 days")
+        start = time.perf_counter()
+        per_day = history_rows // 30
+        for back in range(1, 31):
+            day_window = RunWindow.for_day(DAY - timedelta(days=back))
+            table = _synthetic_index(per_day, settings, rng, planted if back == 3 else None)
+            write_index(table, root, day_window, "bench")
+        size = sum(f.stat().st_size for f in Path(root).rglob("*.parquet"))
+        print(
+            f"  wrote history in {time.perf_counter() - start:.1f} s, {size / 1e6:.0f} MB Parquet"
+        )
+        assert len(history_files(root, window, settings.history_days)) == 30
+        files = history_files(root, window, settings.history_days)
+        start = time.perf_counter()
+        fp = fingerprint(texts, settings)
+        fingerprinting = time.perf_counter() - start
+        start = time.perf_counter()
+        prior = find_prior_matches(articles, fp, settings, files)
+        print(
+            f"  parts: fingerprint {fingerprinting:.2f} s, DuckDB history join + fetch "
+            f"{time.perf_counter() - start:.2f} s ({len(prior.edges)} candidate edges)"
+        )
+        start = time.perf_counter()
+        result = deduplicate_against_history(articles, settings, root, window, run_id="bench")
+        elapsed = time.perf_counter() - start
+        joined = sum(1 for a in result.articles if a.is_duplicate)
+        print(
+            f"  deduplicate_against_history: {elapsed:.2f} s  "
+            f"({joined} of {n} joined earlier stories; {n // 10} were planted)"
+        )
+
+
+def _synthetic_index(
+    rows: int, settings: DedupSettings, rng: random.Random, planted: object | None
+) -> pa.Table:
+    generator = np.random.default_rng(rng.randrange(2**32))
+    signatures = generator.integers(0, 2**32, size=(rows, settings.num_perm), dtype=np.uint32)
+    hashes = [f"{generator.integers(0, 2**63):032x}" for _ in range(rows)]
+    counts = [550] * rows
+    if planted is not None:
+        fp = planted  # copies of today's articles, published three days earlier
+        k = len(fp.content_hashes)  # type: ignore[attr-defined]
+        signatures[:k] = fp.signatures  # type: ignore[attr-defined]
+        counts[:k] = fp.shingle_counts  # type: ignore[attr-defined]
+    keys = band_keys(signatures, settings.lsh_bands)
+    ids = [f"h{rng.getrandbits(64):016x}" for _ in range(rows)]
+    return pa.table(
+        {
+            "article_id": ids,
+            "story_id": ["st_" + i[1:] for i in ids],
+            "canonical_id": ids,
+            "is_canonical": [True] * rows,
+            "published_at": [None] * rows,
+            "content_hash": hashes,
+            "shingle_count": counts,
+            "scheme": [signature_scheme(settings)] * rows,
+            "signature": [row.tobytes() for row in signatures],
+            "band_keys": pa.FixedSizeListArray.from_arrays(
+                pa.array(keys.ravel(), pa.uint64()), settings.lsh_bands
+            ).cast(pa.list_(pa.uint64())),
+        },
+        schema=INDEX_SCHEMA,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--docs", type=int, default=20_000)
+    parser.add_argument("--words", type=int, default=600)
+    parser.add_argument("--history", type=int, default=600_000)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, DuckDB included
+    settings = DedupSettings.model_validate(dict(item.split("=", 1) for item in args.set))
+    print(f"settings: {settings.model_dump()}")
+    rng = random.Random(7)
+    start = time.perf_counter()
+    texts = make_texts(args.docs, args.words, rng)
+    print(f"built {len(texts)} texts in {time.perf_counter() - start:.1f} s")
+    signature_throughput(texts, settings)
+    day_against_history(texts, args.history, settings, rng)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS {peak:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
