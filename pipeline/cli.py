@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         dest="sources",
         metavar="NAME",
-        help="only this source (repeatable)",
+        help="fetch (or replay) only this source, repeatable; the others are replayed from "
+        "the archive or kept as published",
     )
     run.add_argument("--run-id", help="a run id for the archive and manifests")
     run.add_argument(
@@ -47,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--host", default="127.0.0.1")
     site.add_argument("--port", type=int, default=8765)
 
-    from pipeline import dedup_cli, extract_cli
+    from pipeline import dedup_cli, extract_cli, report_cli
 
     extract_cli.add_parser(commands)
     dedup_cli.add_parser(commands)
+    report_cli.add_parser(commands)
 
     demo = commands.add_parser(
         "demo-run", help="start the demo site and run the news_ingest DAG with `airflow dags test`"
@@ -71,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
             from pipeline import dedup_cli
 
             return dedup_cli.run(args)
+        if args.command == "report":
+            from pipeline import report_cli
+
+            return report_cli.run(args)
         if args.command == "demo-site":
             from pipeline.demo.server import main as serve
 

@@ -8,6 +8,7 @@ validators it keeps for conditional GETs point back into it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -43,6 +44,8 @@ SKIP_REASONS = frozenset(
 )
 
 Clock = Callable[[], datetime]
+PROGRESS_EVERY = 100  # pages between progress lines in long runs
+log = logging.getLogger(__name__)
 
 
 def _utc_now() -> datetime:
@@ -115,6 +118,13 @@ class SourceFetcher:
             async with PoliteClient(self.settings, self.transport) as client:
                 candidates = await self._discover(client)
                 to_fetch = self._select(candidates)
+                log.info(
+                    "fetch %s: %d URLs discovered, %d to fetch",
+                    self.source.name,
+                    self.stats.discovered,
+                    len(to_fetch),
+                )
+                self._to_fetch, self._done = len(to_fetch), 0
                 await asyncio.gather(*(self._fetch_page(client, c) for c in to_fetch))
         # Saved only once the WARC is complete, so validators never point at a partial file.
         self._validators.save()
@@ -242,6 +252,21 @@ class SourceFetcher:
         return selected
 
     async def _fetch_page(self, client: PoliteClient, candidate: Candidate) -> None:
+        try:
+            await self._fetch_page_outcome(client, candidate)
+        finally:
+            self._done += 1
+            if self._done % PROGRESS_EVERY == 0 and self._done < self._to_fetch:
+                log.info(
+                    "fetch %s: %d/%d pages, %d fetched, %d failed",
+                    self.source.name,
+                    self._done,
+                    self._to_fetch,
+                    self.stats.fetched,
+                    sum(self.stats.failed.values()),
+                )
+
+    async def _fetch_page_outcome(self, client: PoliteClient, candidate: Candidate) -> None:
         response = await self._get(client, candidate.url)
         result = response.effective
         if result.error is not None:

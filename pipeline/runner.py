@@ -12,11 +12,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pyarrow.compute as pc
+
 from pipeline.archive import archive_dir, run_files, safe_run_id
 from pipeline.articles import build_source_articles
 from pipeline.dedup_history import deduplicate_against_history
 from pipeline.fetch import SourceFetcher
 from pipeline.models import FetchOutcome, Reject, RunWindow
+from pipeline.report import report_log_line, write_run_report
 from pipeline.schema import (
     ARTICLES_SCHEMA,
     FETCH_LOG_SCHEMA,
@@ -25,8 +28,8 @@ from pipeline.schema import (
     records_to_table,
     table_to_articles,
 )
-from pipeline.settings import PipelineConfig
-from pipeline.storage import DatasetStore
+from pipeline.settings import ConfigError, PipelineConfig
+from pipeline.storage import PART_FILE, DatasetStore
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,8 @@ def publish(
     }
     summary = _summary(window, run_id, source_names, fetch_log, rejects, result.articles, published)
     store.write_json(summary_relative(window), summary)
+    report = write_run_report(config.settings.output_root, window)
+    log.info("report %s", report_log_line(report))
     store.delete_dir(prefix)
     log.info(
         "publish %s: written=%d stories=%d duplicates=%d -> %s",
@@ -159,12 +164,47 @@ def run_day(
     from_archive: bool = False,
     source_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """All stages for one day, without a scheduler (``newsingest run``)."""
-    names = source_names or [source.name for source in config.enabled_sources]
-    for name in names:
-        fetched = fetch_source(config, name, window, run_id, from_archive=from_archive)
-        extract_source(config, name, window, run_id, fetched["archive_file"])
-    return publish(config, window, run_id, names)
+    """All stages for one day in one process (``newsingest run``, ``news_reprocess``).
+
+    ``source_names`` limits which sources are fetched (or replayed, with ``from_archive``). The
+    partition still holds every enabled source: the others are replayed from their latest archived
+    run, or, with no archive, their rows are carried over from the published partition, so a
+    rebuild of one source never drops the rest.
+    """
+    enabled = [source.name for source in config.enabled_sources]
+    chosen = source_names or enabled
+    unknown = sorted(set(chosen) - set(enabled))
+    if unknown:
+        raise ConfigError(f"unknown or disabled source(s) {unknown}; enabled: {enabled}")
+    staged = []
+    for position, name in enumerate(enabled, start=1):
+        log.info("%s: source %d/%d %s", window.partition, position, len(enabled), name)
+        if name in chosen:
+            fetched = fetch_source(config, name, window, run_id, from_archive=from_archive)
+            extract_source(config, name, window, run_id, fetched["archive_file"])
+        elif not _keep_source(config, name, window, run_id):
+            continue
+        staged.append(name)
+    return publish(config, window, run_id, staged)
+
+
+def _keep_source(config: PipelineConfig, name: str, window: RunWindow, run_id: str) -> bool:
+    """Stage an unchosen source from its archive, else from the published rows; False if none."""
+    files = run_files(config.settings.archive_root, window, name)
+    if files:
+        extract_source(config, name, window, run_id, str(files[-1]))
+        return True
+    store = DatasetStore(config.settings.output_root)
+    published = {table: f"{table}/{window.partition}/{PART_FILE}" for table in STAGED_TABLES}
+    if not all(store.exists(path) for path in published.values()):
+        return False
+    prefix = f"{staging_prefix(window, run_id)}/{name}"
+    for table, path in published.items():
+        rows = store.read_table(path, schema=STAGED_TABLES[table])
+        rows = rows.filter(pc.equal(rows["source"], name))
+        store.write_table(f"{prefix}/{table}.parquet", rows)
+    log.info("%s: source %s carried over from the published partition", window.partition, name)
+    return True
 
 
 def _summary(

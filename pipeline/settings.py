@@ -164,6 +164,17 @@ class PipelineConfig(_Strict):
         raise ConfigError(f"no source named {name!r}; known: {[s.name for s in self.sources]}")
 
 
+CONFIG_ENV = "NEWSINGEST_CONFIG"
+
+
+def configured_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The config the DAGs use: ``$NEWSINGEST_CONFIG``, else the repo's config/sources.yaml."""
+    environ = os.environ if environ is None else environ
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    return Path(__file__).resolve().parent.parent / "config" / "sources.yaml"
+
+
 def load_config(
     path: str | Path,
     overrides: Mapping[str, Any] | None = None,

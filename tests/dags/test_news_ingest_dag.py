@@ -38,7 +38,7 @@ def dag_run(airflow_db, dagbag, tmp_path_factory) -> dict[str, Any]:  # type: ig
         dag = dagbag.dags["news_ingest"]
         run = dag.test(
             logical_date=datetime(2026, 3, 10, tzinfo=UTC),
-            run_conf={"date": MAIN_DAY.isoformat()},
+            run_conf={"date": MAIN_DAY.isoformat(), "from_archive": False},
         )
         base_url = site.base_url
     return {

@@ -1,0 +1,100 @@
+"""``newsingest report --date D``: print the run report of a day.
+
+Reads ``reports/dt=D/report.json`` under the output root. When it is missing, or was made for an
+earlier run than the one that published the partitions, the report is rebuilt from the published
+partitions and written (JSON and HTML) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pipeline.models import RunWindow
+from pipeline.report import (
+    REPORT_HTML,
+    REPORT_JSON,
+    ReportError,
+    build_report,
+    format_report,
+    has_partitions,
+    report_relative,
+    write_report,
+)
+from pipeline.settings import ConfigError, load_config
+from pipeline.storage import MANIFEST_FILE, DatasetStore
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="print the run report of one day",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--date", required=True, type=_day, help="the UTC day, YYYY-MM-DD")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", help="YAML config; its settings.output_root is read")
+    where.add_argument("--out", help="the output root")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--html", action="store_true", help="print the path of report.html")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        root = args.out or load_config(args.config).settings.output_root
+    except ConfigError as exc:
+        print(f"config error:\n{exc}", file=sys.stderr)
+        return 2
+    window = RunWindow.for_day(args.date)
+    try:
+        report = load_or_build(root, window)
+    except ReportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    store = DatasetStore(root)
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+    else:
+        print(format_report(report))
+    if args.html:
+        print(store.path(report_relative(window, REPORT_HTML)))
+    return 0
+
+
+def load_or_build(root: str | Path, window: RunWindow) -> dict[str, Any]:
+    """The stored report of the day, rebuilt when absent or older than the published run."""
+    store = DatasetStore(root)
+    if not has_partitions(root, window):
+        raise ReportError(
+            f"no published partitions for {window.partition} under {store.root}; run the day "
+            f"first: newsingest run --date {window.day.isoformat()}"
+        )
+    relative = report_relative(window, REPORT_JSON)
+    if store.exists(relative) and store.exists(report_relative(window, REPORT_HTML)):
+        stored = store.read_json(relative)
+        if isinstance(stored, dict) and stored.get("run_id") == _published_run(store, window):
+            return stored
+    report = build_report(root, window)
+    write_report(root, window, report)
+    return report
+
+
+def _published_run(store: DatasetStore, window: RunWindow) -> str | None:
+    relative = f"articles/{window.partition}/{MANIFEST_FILE}"
+    if not store.exists(relative):
+        return None
+    manifest = store.read_json(relative)
+    return manifest.get("run_id") if isinstance(manifest, dict) else None
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-03-10") from None
