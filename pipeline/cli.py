@@ -138,6 +138,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  failed          : {_counts(summary['failed'])}",
         f"  rejected        : {_counts(summary['rejected'])}",
         f"  partition       : {articles_path}",
+        f"  run report      : {summary['paths'].get('report', 'not written')}",
     ]
     if summary.get("unaccounted"):
         lines.append(f"  WARNING: {summary['unaccounted']} discovered URLs are unaccounted for")

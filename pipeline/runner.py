@@ -19,7 +19,7 @@ from pipeline.articles import build_source_articles
 from pipeline.dedup_history import deduplicate_against_history
 from pipeline.fetch import SourceFetcher
 from pipeline.models import FetchOutcome, Reject, RunWindow
-from pipeline.report import report_log_line, write_run_report
+from pipeline.report import REPORT_HTML, report_relative, write_run_report
 from pipeline.schema import (
     ARTICLES_SCHEMA,
     FETCH_LOG_SCHEMA,
@@ -141,9 +141,9 @@ def publish(
         for name, table in tables.items()
     }
     summary = _summary(window, run_id, source_names, fetch_log, rejects, result.articles, published)
+    summary["paths"]["report"] = store.path(report_relative(window, REPORT_HTML))
     store.write_json(summary_relative(window), summary)
-    report = write_run_report(config.settings.output_root, window)
-    log.info("report %s", report_log_line(report))
+    write_run_report(config.settings.output_root, window)
     store.delete_dir(prefix)
     log.info(
         "publish %s: written=%d stories=%d duplicates=%d -> %s",
