@@ -86,9 +86,12 @@ class ArchiveWriter:
         os.link(self._partial, self.path)
         self._partial.unlink()
 
-    def record(self, url: str, meta: dict[str, Any], response: HttpResult | None) -> str | None:
-        """Write the event (and its response, if any); return the response record id."""
+    def record(
+        self, url: str, meta: dict[str, Any], response: HttpResult | None
+    ) -> tuple[str, int] | None:
+        """Write the event (and its response, if any); return the response's id and offset."""
         response_id: str | None = None
+        offset = 0
         moment = response.fetched_at if response else _meta_time(meta)
         if response is not None and response.status is not None:
             headers = [(k, v) for k, v in response.headers if k.lower() not in _WIRE_HEADERS]
@@ -103,6 +106,7 @@ class ArchiveWriter:
                 http_headers=http_headers,
                 warc_headers_dict={"WARC-Date": _warc_date(moment)},
             )
+            offset = self._file.tell()  # each record is its own gzip member: seekable later
             self._writer.write_record(record)
             response_id = record.rec_headers.get_header("WARC-Record-ID")
         warc_headers = {"WARC-Date": _warc_date(moment)}
@@ -117,7 +121,7 @@ class ArchiveWriter:
             warc_headers_dict=warc_headers,
         )
         self._writer.write_record(metadata)
-        return response_id
+        return (response_id, offset) if response_id else None
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class ResponseRef:
 
     archive_file: str
     record_id: str
+    offset: int | None = None  # byte offset of the record's gzip member, when known
 
 
 @dataclass(frozen=True)
@@ -137,25 +142,42 @@ class StoredResponse:
 
 
 def load_response(archive_root: str | Path, ref: ResponseRef) -> StoredResponse | None:
-    """An archived response, or None when it is gone."""
+    """An archived response, or None when it is gone.
+
+    With an offset this reads one gzip member instead of scanning the file, which matters when a
+    run answers thousands of 304s from the archive.
+    """
     path = Path(archive_root) / ref.archive_file
     if not path.is_file():
         return None
     with path.open("rb") as stream:
-        for record in ArchiveIterator(stream):
-            if (
-                record.rec_type == "response"
-                and record.rec_headers.get_header("WARC-Record-ID") == ref.record_id
-            ):
-                assert record.http_headers is not None
-                return StoredResponse(
-                    status=int(record.http_headers.get_statuscode()),
-                    headers=list(record.http_headers.headers),
-                    body=record.content_stream().read(),
-                    fetched_at=datetime.fromisoformat(
-                        record.rec_headers.get_header("WARC-Date").replace("Z", "+00:00")
-                    ),
-                )
+        if ref.offset is not None:
+            stream.seek(ref.offset)
+            found = _response_at(ArchiveIterator(stream), ref.record_id, first_only=True)
+            if found is not None:
+                return found
+            stream.seek(0)  # a stale offset: fall back to a scan
+        return _response_at(ArchiveIterator(stream), ref.record_id, first_only=False)
+
+
+def _response_at(
+    records: ArchiveIterator, record_id: str, *, first_only: bool
+) -> StoredResponse | None:
+    for record in records:
+        if record.rec_type == "response" and (
+            record.rec_headers.get_header("WARC-Record-ID") == record_id
+        ):
+            assert record.http_headers is not None
+            return StoredResponse(
+                status=int(record.http_headers.get_statuscode()),
+                headers=list(record.http_headers.headers),
+                body=record.content_stream().read(),
+                fetched_at=datetime.fromisoformat(
+                    record.rec_headers.get_header("WARC-Date").replace("Z", "+00:00")
+                ),
+            )
+        if first_only:
+            return None
     return None
 
 
@@ -168,7 +190,7 @@ class ValidatorStore:
 
     def __init__(self, archive_root: str | Path, source: str) -> None:
         self.path = Path(archive_root) / "_validators" / f"{source}.json"
-        self._entries: dict[str, dict[str, str]] = {}
+        self._entries: dict[str, dict[str, Any]] = {}
         if self.path.is_file():
             try:
                 self._entries = json.loads(self.path.read_text(encoding="utf-8"))
@@ -190,7 +212,7 @@ class ValidatorStore:
         entry = self._entries.get(url)
         if not entry:
             return None
-        return ResponseRef(entry["archive_file"], entry["record_id"])
+        return ResponseRef(entry["archive_file"], entry["record_id"], entry.get("offset"))
 
     def remember(
         self, url: str, etag: str | None, last_modified: str | None, ref: ResponseRef
@@ -202,6 +224,7 @@ class ValidatorStore:
             "last_modified": last_modified or "",
             "archive_file": ref.archive_file,
             "record_id": ref.record_id,
+            "offset": ref.offset,
         }
 
     def save(self) -> None:

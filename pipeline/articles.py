@@ -86,7 +86,8 @@ def _response_of(
     body_from = event.meta.get("body_from")
     if body_from:  # a 304: the body is the copy an earlier run archived
         stored = load_response(
-            archive_root, ResponseRef(body_from["archive_file"], body_from["record_id"])
+            archive_root,
+            ResponseRef(body_from["archive_file"], body_from["record_id"], body_from.get("offset")),
         )
         return (stored.status, stored.headers, stored.body) if stored else None
     if event.status is None or event.body is None:

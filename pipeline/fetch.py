@@ -386,12 +386,14 @@ class SourceFetcher:
             meta["body_from"] = {
                 "archive_file": response.body_from.archive_file,
                 "record_id": response.body_from.record_id,
+                "offset": response.body_from.offset,
             }
-        record_id = self._archive.record(url, meta, received)
-        if record_id and response.body_from is None and received.ok:
+        written = self._archive.record(url, meta, received)
+        if written and response.body_from is None and received.ok:
+            record_id, offset = written
             self._validators.remember(
                 url,
                 received.header("etag"),
                 received.header("last-modified"),
-                ResponseRef(self._archive_name, record_id),
+                ResponseRef(self._archive_name, record_id, offset),
             )

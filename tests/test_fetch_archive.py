@@ -4,7 +4,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipeline.archive import latest_per_url, read_events, run_files
+from pipeline.archive import ResponseRef, latest_per_url, load_response, read_events, run_files
 from pipeline.fetch import SourceFetcher
 from pipeline.models import RunWindow
 from pipeline.settings import Source
@@ -86,3 +86,22 @@ def test_a_second_run_with_the_same_run_id_never_overwrites_the_archive(
     assert Path(first.archive_file).name == "retry.warc.gz"
     assert Path(second.archive_file).name == "retry.1.warc.gz"
     assert [len(read_events(Path(f.archive_file))) for f in (first, second)] == [1, 1]
+
+
+def test_archived_responses_are_found_by_offset_and_by_scan(loopback_server, loopback_settings):
+    for i in range(3):
+        loopback_server.routes[f"/p{i}"] = (200, HTML, f"<p>page {i}</p>".encode())
+    source = Source(name="site", urls=tuple(loopback_server.url(f"/p{i}") for i in range(3)))
+    window = RunWindow.for_day(DAY)
+    stats = SourceFetcher(source, window, loopback_settings, "offsets").run()
+    events = {e.url.rsplit("/", 1)[1]: e for e in read_events(Path(stats.archive_file))}
+    writer_name = f"{window.partition}/site/{Path(stats.archive_file).name}"
+    for name, event in events.items():
+        assert event.record_id is not None
+        scanned = load_response(
+            loopback_settings.archive_root, ResponseRef(writer_name, event.record_id)
+        )
+        assert scanned is not None and scanned.body == f"<p>page {name[1:]}</p>".encode()
+        # A wrong offset is not trusted: the record is still found by a scan.
+        stale = ResponseRef(writer_name, event.record_id, offset=0)
+        assert load_response(loopback_settings.archive_root, stale) == scanned
