@@ -18,6 +18,20 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 
 
 @pytest.fixture(scope="session")
+def demo_pipeline_env():  # type: ignore[no-untyped-def]
+    """Env for DAG runs on the demo config, with output and archive under a given folder."""
+
+    def env(out: Path) -> dict[str, str]:
+        return {
+            "NEWSINGEST_CONFIG": str(REPO / "config" / "demo.yaml"),
+            "NEWSINGEST__OUTPUT_ROOT": str(out / "out"),
+            "NEWSINGEST__ARCHIVE_ROOT": str(out / "archive"),
+        }
+
+    return env
+
+
+@pytest.fixture(scope="session")
 def airflow_db() -> Iterator[None]:
     from airflow.utils.db import initdb
 

@@ -25,13 +25,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def dag_run(airflow_db, dagbag, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def dag_run(airflow_db, dagbag, tmp_path_factory, demo_pipeline_env) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("dagrun")
-    env = {
-        "NEWSINGEST_CONFIG": str(REPO / "config" / "demo.yaml"),
-        "NEWSINGEST__OUTPUT_ROOT": str(out / "out"),
-        "NEWSINGEST__ARCHIVE_ROOT": str(out / "archive"),
-    }
+    env = demo_pipeline_env(out)
     with pytest.MonkeyPatch.context() as patch, DemoSite() as site:
         for key, value in {**env, "NEWSINGEST_DEMO_URL": site.base_url}.items():
             patch.setenv(key, value)

@@ -30,13 +30,9 @@ def snapshot(out: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def backfilled(airflow_db, dagbag, tmp_path_factory) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def backfilled(airflow_db, dagbag, tmp_path_factory, demo_pipeline_env) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("ops")
-    env = {
-        "NEWSINGEST_CONFIG": str(REPO / "config" / "demo.yaml"),
-        "NEWSINGEST__OUTPUT_ROOT": str(out / "out"),
-        "NEWSINGEST__ARCHIVE_ROOT": str(out / "archive"),
-    }
+    env = demo_pipeline_env(out)
     states = []
     with pytest.MonkeyPatch.context() as patch, DemoSite() as site:
         for key, value in {**env, "NEWSINGEST_DEMO_URL": site.base_url}.items():
