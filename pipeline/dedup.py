@@ -54,6 +54,22 @@ _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
 _TOKEN = re.compile(r"\w+")
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+# For _word_tokens: ASCII non-word bytes to spaces, ASCII capitals lowered (their case fold).
+_ASCII_FOLD = bytes(
+    (ord(chr(code).lower()) if _is_word(chr(code)) else ord(" ")) if code < 128 else code
+    for code in range(256)
+)
+# Non-ASCII punctuation common in news text (curly quotes, dashes): none is a word character or
+# changes under casefold, and no casefold produces one, so replacing it before folding is safe.
+_PUNCTUATION = "\u2019\u201c\u201d\u2014\u2013\u2018"
+assert not any(_is_word(char) or char.casefold() != char for char in _PUNCTUATION)
+_PUNCTUATION_UTF8 = tuple(char.encode("utf-8") for char in _PUNCTUATION)
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 U64Array = npt.NDArray[np.uint64]
@@ -122,7 +138,34 @@ def normalized_tokens(text: str) -> list[str]:
     # NFKC first so that non-breaking spaces, ligatures and composed/decomposed accents fold alike.
     lines = [line.strip() for line in unicodedata.normalize("NFKC", text).splitlines()]
     kept = [line for line in lines if line and not _BOILERPLATE_LINE.match(line)]
-    return _TOKEN.findall(" ".join(kept).casefold())
+    return _word_tokens(" ".join(kept))
+
+
+def _word_tokens(text: str) -> list[str]:
+    """``_TOKEN.findall(text.casefold())``, mostly without the regex engine.
+
+    ASCII non-word characters and common non-ASCII punctuation become spaces and ASCII capitals
+    are lowered, byte-wise; the rest is case-folded only if it is not ASCII, then split on
+    whitespace. Only the pieces that still hold a non-word character (or "_") go to the regex.
+    """
+    data = text.encode("utf-8").translate(_ASCII_FOLD)
+    if not data.isascii():
+        for sequence in _PUNCTUATION_UTF8:
+            data = data.replace(sequence, b" ")
+    folded = data.decode("utf-8")
+    if folded.isascii():
+        tokens = folded.split()
+        if "_" not in folded:  # only spaces and ASCII letters and digits are left
+            return tokens
+    else:
+        tokens = folded.casefold().split()
+        if "".join(tokens).isalnum():
+            return tokens
+    return [word for piece in tokens for word in _pieces(piece)]
+
+
+def _pieces(piece: str) -> list[str]:
+    return [piece] if piece.isalnum() else _TOKEN.findall(piece)
 
 
 def content_hash(text: str) -> str:
@@ -386,12 +429,36 @@ def _shingle_sets(
     starts = ends - lengths
     combined = flat_tokens.copy()
     padded = np.concatenate([flat_tokens, np.zeros(size, dtype=np.uint64)])
+    scratch = np.empty_like(combined)
     for offset in range(1, size):
-        combined = _mix(combined * _SHINGLE_MULTIPLIER + padded[offset : offset + len(flat_tokens)])
+        combined *= _SHINGLE_MULTIPLIER
+        combined += padded[offset : offset + len(flat_tokens)]
+        _mix_in_place(combined, scratch)
+    # Each text's full shingles, sorted in place, then duplicates dropped for all texts at once.
+    counts = np.maximum(lengths - (size - 1), 0)
+    full = counts > 0
+    # A text's last size - 1 positions start no full shingle (nor do all of a shorter text's).
+    tails = ends[:, None] - np.arange(1, size, dtype=np.int64)
+    keep = np.ones(len(combined), dtype=bool)
+    keep[tails[tails >= starts[:, None]]] = False
+    shingled = combined[keep]
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    for start, end in itertools.pairwise(bounds):
+        if end - start > 1:
+            shingled[start:end].sort()
+    first = np.ones(len(shingled), dtype=bool)
+    first[1:] = shingled[1:] != shingled[:-1]
+    first[np.asarray(bounds[:-1], dtype=np.int64)[full]] = True
+    distinct = shingled[first]
+    last = np.maximum(np.asarray(bounds[1:], dtype=np.int64) - 1, 0)
+    distinct_ends: list[int] = np.cumsum(first)[last].tolist() if len(first) else []
     sets: list[U64Array] = []
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+    position = 0
+    for index, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         if end - start >= size:
-            sets.append(np.unique(combined[start : end - size + 1]))
+            stop = distinct_ends[index]
+            sets.append(distinct[position:stop])
+            position = stop
         elif end > start:
             # Shorter than one shingle: the whole text is its only shingle.
             short = flat_tokens[start]
@@ -401,6 +468,16 @@ def _shingle_sets(
         else:
             sets.append(np.zeros(0, dtype=np.uint64))
     return sets
+
+
+def _mix_in_place(values: U64Array, scratch: U64Array) -> None:
+    """``values[:] = _mix(values)`` without temporaries."""
+    for shift, multiplier in ((30, _MIX_1), (27, _MIX_2)):
+        np.right_shift(values, np.uint64(shift), out=scratch)
+        values ^= scratch
+        values *= multiplier
+    np.right_shift(values, np.uint64(31), out=scratch)
+    values ^= scratch
 
 
 def _mix(values: U64Array) -> U64Array:
