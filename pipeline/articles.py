@@ -21,6 +21,7 @@ from pipeline.archive import (
 )
 from pipeline.decode import decode_html
 from pipeline.extract import ExtractionError, extract_article
+from pipeline.http import header_value
 from pipeline.models import Article, FetchOutcome, Reject, RunWindow
 from pipeline.urls import canonicalize, url_hash
 
@@ -68,7 +69,7 @@ def build_source_articles(archive_file: Path, window: RunWindow, source: str) ->
             )
             continue
         status, headers, body = response
-        html, charset = decode_html(body, _header(headers, "content-type"))
+        html, charset = decode_html(body, header_value(headers, "content-type"))
         charsets[event.url] = charset
         outcome = _article(event, status, html, charset, window)
         if isinstance(outcome, Reject):
@@ -181,10 +182,3 @@ def _fetch_log_row(event: ArchivedEvent, charset: str | None) -> FetchOutcome:
         archive_file=event.archive_file,
         warc_record_id=event.record_id,
     )
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None

@@ -43,10 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         help="override a setting, e.g. --set politeness.min_delay_seconds=2",
     )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.set_defaults(handler=_run)
 
     site = commands.add_parser("demo-site", help="serve the bundled demo news site")
     site.add_argument("--host", default="127.0.0.1")
     site.add_argument("--port", type=int, default=8765)
+    site.set_defaults(handler=_serve_demo_site)
 
     from pipeline import dedup_cli, extract_cli, report_cli
 
@@ -58,40 +60,31 @@ def main(argv: list[str] | None = None) -> int:
         "demo-run", help="start the demo site and run the news_ingest DAG with `airflow dags test`"
     )
     demo.add_argument("--date", type=_day, default=None, help="demo day (default: the main one)")
+    demo.set_defaults(handler=_demo_run)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the stages
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "extract":
-            from pipeline import extract_cli
-
-            return extract_cli.run(args)
-        if args.command == "dedup":
-            from pipeline import dedup_cli
-
-            return dedup_cli.run(args)
-        if args.command == "report":
-            from pipeline import report_cli
-
-            return report_cli.run(args)
-        if args.command == "demo-site":
-            from pipeline.demo.server import main as serve
-
-            return int(serve(["--host", args.host, "--port", str(args.port)]) or 0)
-        if args.command == "demo-run":
-            from pipeline.demo_run import run_demo
-
-            return run_demo(args.date)
+        return int(args.handler(args))
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 2
+
+
+def _serve_demo_site(args: argparse.Namespace) -> int:
+    from pipeline.demo.server import main as serve
+
+    return int(serve(["--host", args.host, "--port", str(args.port)]) or 0)
+
+
+def _demo_run(args: argparse.Namespace) -> int:
+    from pipeline.demo_run import run_demo
+
+    return run_demo(args.date)
 
 
 def _run(args: argparse.Namespace) -> int:

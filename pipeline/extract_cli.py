@@ -33,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--url", help="the page's URL (only with a single FILE; else file:// URLs are used)"
     )
+    parser.set_defaults(handler=run)
 
 
 def page_id(path: Path) -> str:

@@ -63,11 +63,7 @@ class HttpResult:
     elapsed_ms: int = 0
 
     def header(self, name: str) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lowered:
-                return value
-        return None
+        return header_value(self.headers, name)
 
     @property
     def ok(self) -> bool:
@@ -371,6 +367,15 @@ class PoliteClient:
                 f"{host} resolves to non-public {address}; set allow_private_addresses "
                 "or list it in allowed_networks to fetch it",
             )
+
+
+def header_value(headers: list[tuple[str, str]], name: str) -> str | None:
+    """The first value of a header, matched case-insensitively."""
+    lowered = name.lower()
+    for key, value in headers:
+        if key.lower() == lowered:
+            return value
+    return None
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:

@@ -31,7 +31,6 @@ import html
 import io
 import logging
 import statistics
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
@@ -382,7 +381,7 @@ def write_report(
     json_relative = report_relative(window, REPORT_JSON)
     html_relative = report_relative(window, REPORT_HTML)
     store.write_json(json_relative, report)
-    _write_text(store, html_relative, render_html(report))
+    store.write_text(html_relative, render_html(report))
     return store.path(json_relative), store.path(html_relative)
 
 
@@ -394,17 +393,6 @@ def write_run_report(
     _, html_path = write_report(output_root, window, report)
     log.info("%s -> %s", report_log_line(report), html_path)
     return report
-
-
-def _write_text(store: DatasetStore, relative: str, text: str) -> None:
-    """Atomic like ``DatasetStore.write_json``: a staged file, then one rename / PUT."""
-    target = store.path(relative)
-    folder, name = target.rsplit("/", 1)
-    store.fs.create_dir(folder, recursive=True)
-    staged = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}"
-    with store.fs.open_output_stream(staged) as stream:
-        stream.write(text.encode("utf-8"))
-    store.fs.move(staged, target)
 
 
 # -- rendering ---------------------------------------------------------------------------------

@@ -132,12 +132,18 @@ class DatasetStore:
 
     def write_json(self, relative: str, document: object) -> None:
         """Write a small JSON document atomically (rename locally, one PUT elsewhere)."""
+        self.write_text(
+            relative, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+        )
+
+    def write_text(self, relative: str, text: str) -> None:
+        """Write a small UTF-8 file atomically: a staged dot-file, then one rename / PUT."""
         target = self.path(relative)
-        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        payload = (json.dumps(document, indent=2, sort_keys=True, default=str) + "\n").encode()
-        staged = f"{target.rsplit('/', 1)[0]}/.{target.rsplit('/', 1)[1]}.{uuid.uuid4().hex[:8]}"
+        folder, name = target.rsplit("/", 1)
+        self.fs.create_dir(folder, recursive=True)
+        staged = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}"
         with self.fs.open_output_stream(staged) as stream:
-            stream.write(payload)
+            stream.write(text.encode("utf-8"))
         self.fs.move(staged, target)
 
     def read_json(self, relative: str) -> Any:
