@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.dedup import deduplicate
-from pipeline.dedup_history import deduplicate_against_history
+from pipeline.dedup.history import deduplicate_against_history
+from pipeline.dedup.stories import deduplicate
 from pipeline.demo.catalog import load_records
+from pipeline.fetch.urls import url_hash
 from pipeline.models import Article, RunWindow
 from pipeline.settings import DedupSettings
-from pipeline.urls import url_hash
 
 DAY_1 = date(2026, 3, 10)
 SUBSTITUTES = (

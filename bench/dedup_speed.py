@@ -26,7 +26,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.dedup import (
+from pipeline.dedup.fingerprint import (
     SIGNATURE_SEED,
     band_keys,
     fingerprint,
@@ -35,7 +35,7 @@ from pipeline.dedup import (
     shingles,
     signature_scheme,
 )
-from pipeline.dedup_history import (
+from pipeline.dedup.history import (
     INDEX_SCHEMA,
     deduplicate_against_history,
     find_prior_matches,
@@ -43,9 +43,9 @@ from pipeline.dedup_history import (
     write_index,
 )
 from pipeline.demo.catalog import load_catalog
+from pipeline.fetch.urls import url_hash
 from pipeline.models import Article, RunWindow
 from pipeline.settings import DedupSettings
-from pipeline.urls import url_hash
 
 DAY = date(2026, 4, 1)
 

@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.extract import ExtractionError, extract_article
-from pipeline.metadata import detect_language
+from pipeline.extract.metadata import detect_language
+from pipeline.extract.page import ExtractionError, extract_article
 
 _TOKEN = re.compile(r"\w+")
 DEFAULT_CSV = Path(__file__).resolve().parent / "out" / "extraction-pages.csv"

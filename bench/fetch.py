@@ -64,7 +64,7 @@ def serve(hosts: int) -> None:
 def measure(ports: list[int], pages: int, concurrency: int) -> None:
     from datetime import date
 
-    from pipeline.fetch import SourceFetcher
+    from pipeline.fetch.fetcher import SourceFetcher
     from pipeline.models import RunWindow
     from pipeline.settings import Settings, Source
 

@@ -85,7 +85,7 @@ def batches(rows: int) -> Iterator[pa.RecordBatch]:
 def measure(rows: int, mode: str) -> None:
     from pipeline.models import RunWindow
     from pipeline.schema import ARTICLES_SCHEMA
-    from pipeline.storage import DatasetStore
+    from pipeline.storage.partitions import DatasetStore
 
     window = RunWindow.for_day(date(2026, 3, 10))
     with tempfile.TemporaryDirectory() as root:

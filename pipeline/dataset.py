@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from pipeline.schema import PARTITION_KEY, TABLE_SCHEMAS
-from pipeline.storage import DatasetStore
+from pipeline.storage.partitions import DatasetStore
 
 _PARTITION_FIELD = pa.field(PARTITION_KEY, pa.date32())
 _PARTITIONING = ds.partitioning(pa.schema([_PARTITION_FIELD]), flavor="hive")

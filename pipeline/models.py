@@ -77,9 +77,13 @@ class FetchOutcome:
     warc_record_id: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Article:
-    """One published row of the articles table; ``pipeline.schema.ARTICLES_SCHEMA`` mirrors it."""
+    """One extracted article, the record between extract and publish.
+
+    A published row of the articles table is an ``Article`` plus its :class:`StoryAssignment`
+    (``pipeline.schema.ARTICLES_SCHEMA`` mirrors the two together).
+    """
 
     article_id: str
     url: str
@@ -102,12 +106,18 @@ class Article:
     charset: str | None = None
     discovered_via: str | None = None
     provenance: dict[str, str] = field(default_factory=dict)
-    content_hash: str = ""
-    story_id: str = ""
+
+
+@dataclass(frozen=True)
+class StoryAssignment:
+    """What dedup decided for one article: its story, and whether it is that story's canonical."""
+
+    article_id: str
+    content_hash: str
+    story_id: str
     is_duplicate: bool = False
     duplicate_of: str | None = None
     similarity: float | None = None
-    schema_version: int = 0
 
 
 @dataclass(frozen=True)

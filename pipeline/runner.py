@@ -14,31 +14,34 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from pipeline.archive import archive_dir, run_files, safe_run_id
-from pipeline.articles import build_source_articles
-from pipeline.dedup_history import deduplicate_against_history
-from pipeline.fetch import SourceFetcher
-from pipeline.models import FetchOutcome, Reject, RunWindow
-from pipeline.report import REPORT_HTML, report_relative, write_run_report
+from pipeline.dedup.history import deduplicate_against_history
+from pipeline.errors import ConfigError
+from pipeline.extract.stage import build_source_articles
+from pipeline.fetch.archive import archive_dir, run_files, safe_run_id
+from pipeline.fetch.fetcher import SourceFetcher
+from pipeline.models import FetchOutcome, Reject, RunWindow, StoryAssignment
+from pipeline.publish.report import REPORT_HTML, report_relative, write_run_report
 from pipeline.schema import (
     ARTICLES_SCHEMA,
     FETCH_LOG_SCHEMA,
     REJECTS_SCHEMA,
+    STAGED_ARTICLES_SCHEMA,
     articles_to_table,
     records_to_table,
     table_to_articles,
 )
-from pipeline.settings import ConfigError, PipelineConfig
-from pipeline.storage import PART_FILE, DatasetStore
+from pipeline.settings import PipelineConfig
+from pipeline.storage.partitions import PART_FILE, DatasetStore
 
 log = logging.getLogger(__name__)
 
 
 STAGED_TABLES = {
-    "articles": ARTICLES_SCHEMA,
+    "articles": STAGED_ARTICLES_SCHEMA,
     "rejects": REJECTS_SCHEMA,
     "fetch_log": FETCH_LOG_SCHEMA,
 }
+PUBLISHED_TABLES = {**STAGED_TABLES, "articles": ARTICLES_SCHEMA}
 
 
 def staging_prefix(window: RunWindow, run_id: str) -> str:
@@ -132,15 +135,17 @@ def publish(
     rejects += result.rejects
 
     tables = {
-        "articles": articles_to_table(result.articles),
+        "articles": articles_to_table(result.articles, result.assignments),
         "rejects": records_to_table(rejects, REJECTS_SCHEMA),
         "fetch_log": records_to_table(fetch_log, FETCH_LOG_SCHEMA),
     }
     published = {
-        name: store.write_partition(name, window, table, STAGED_TABLES[name], run_id)
+        name: store.write_partition(name, window, table, PUBLISHED_TABLES[name], run_id)
         for name, table in tables.items()
     }
-    summary = _summary(window, run_id, source_names, fetch_log, rejects, result.articles, published)
+    summary = _summary(
+        window, run_id, source_names, fetch_log, rejects, result.assignments, published
+    )
     summary["paths"]["report"] = store.path(report_relative(window, REPORT_HTML))
     store.write_json(summary_relative(window), summary)
     write_run_report(config.settings.output_root, window)
@@ -200,7 +205,8 @@ def _keep_source(config: PipelineConfig, name: str, window: RunWindow, run_id: s
         return False
     prefix = f"{staging_prefix(window, run_id)}/{name}"
     for table, path in published.items():
-        rows = store.read_table(path, schema=STAGED_TABLES[table])
+        rows = store.read_table(path, schema=PUBLISHED_TABLES[table])
+        rows = rows.select(STAGED_TABLES[table].names)
         rows = rows.filter(pc.equal(rows["source"], name))
         store.write_table(f"{prefix}/{table}.parquet", rows)
     log.info("%s: source %s carried over from the published partition", window.partition, name)
@@ -213,18 +219,18 @@ def _summary(
     source_names: list[str],
     fetch_log: list[FetchOutcome],
     rejects: list[Reject],
-    articles: list[Any],
+    assignments: list[StoryAssignment],
     published: dict[str, Any],
 ) -> dict[str, Any]:
     pages = [row for row in fetch_log if row.role == "page"]
     skipped = Counter(row.reason for row in pages if row.status == "skipped")
     failed = Counter(row.reason for row in pages if row.status == "failed")
     rejected = Counter(reject.reason for reject in rejects)
-    duplicates = sum(1 for article in articles if article.is_duplicate)
-    stories = {article.story_id for article in articles}
-    multi = Counter(article.story_id for article in articles)
+    duplicates = sum(1 for assignment in assignments if assignment.is_duplicate)
+    stories = {assignment.story_id for assignment in assignments}
+    multi = Counter(assignment.story_id for assignment in assignments)
     discovered = len(pages)
-    written = len(articles)
+    written = len(assignments)
     accounted = written + sum(skipped.values()) + sum(failed.values()) + sum(rejected.values())
     return {
         "partition": window.partition,

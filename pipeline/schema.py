@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import pyarrow as pa
 
-from pipeline.models import Article
+from pipeline.models import Article, StoryAssignment
 
 SCHEMA_VERSION = 1
 
@@ -58,28 +58,51 @@ ARTICLES_SCHEMA = pa.schema(
 SORT_KEYS = [("source", "ascending"), ("published_at", "ascending"), ("article_id", "ascending")]
 
 
-def articles_to_table(articles: Iterable[Article]) -> pa.Table:
-    """A table of exactly ARTICLES_SCHEMA; an empty input gives a typed table of 0 rows."""
+# The articles table's columns that dedup fills in; the rest come from the Article record.
+ASSIGNMENT_COLUMNS = ("content_hash", "story_id", "is_duplicate", "duplicate_of", "similarity")
+# Staged articles (between extract and publish) have every column but these.
+STAGED_ARTICLES_SCHEMA = pa.schema(
+    [field for field in ARTICLES_SCHEMA if field.name not in ASSIGNMENT_COLUMNS],
+    metadata={**ARTICLES_SCHEMA.metadata, b"news_ingest.table": b"staged_articles"},
+)
+
+
+def articles_to_table(
+    articles: Iterable[Article], assignments: Iterable[StoryAssignment] | None = None
+) -> pa.Table:
+    """Articles (with their story assignments, row-aligned) as a table of exactly the schema.
+
+    Without assignments it is a staged table (STAGED_ARTICLES_SCHEMA); with them, the published
+    one (ARTICLES_SCHEMA). An empty input gives a typed table of 0 rows.
+    """
+    schema = STAGED_ARTICLES_SCHEMA if assignments is None else ARTICLES_SCHEMA
+    pairs = zip(articles, assignments, strict=True) if assignments is not None else None
     rows = []
-    for article in articles:
+    for article, assignment in pairs or ((article, None) for article in articles):
         row = asdict(article)
         row["provenance"] = json.dumps(article.provenance, sort_keys=True)
         row["schema_version"] = SCHEMA_VERSION
+        if assignment is not None:
+            row.update(asdict(assignment))
         rows.append(row)
-    columns = {name: [row[name] for row in rows] for name in ARTICLES_SCHEMA.names}
-    table = pa.Table.from_pydict(columns, schema=ARTICLES_SCHEMA)
+    columns = {name: [row[name] for row in rows] for name in schema.names}
+    table = pa.Table.from_pydict(columns, schema=schema)
     if table.num_rows:
         table = table.sort_by(SORT_KEYS)
     return table
 
 
 def table_to_articles(table: pa.Table) -> list[Article]:
-    """Inverse of ``articles_to_table``; used to move staged rows between stages."""
+    """Article records from a staged or published table (dedup's columns are left out)."""
+    names = [name for name in table.column_names if name in _ARTICLE_FIELDS]
     articles = []
-    for row in table.to_pylist():
+    for row in table.select(names).to_pylist():
         row["provenance"] = json.loads(row["provenance"])
         articles.append(Article(**row))
     return articles
+
+
+_ARTICLE_FIELDS = frozenset(field.name for field in fields(Article))
 
 
 FETCH_LOG_SCHEMA = pa.schema(

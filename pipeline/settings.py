@@ -19,13 +19,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pipeline.errors import ConfigError
+
 ENV_PREFIX = "NEWSINGEST__"
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class ConfigError(ValueError):
-    """A config file or override is invalid; the message names the file and the key."""
 
 
 class _Strict(BaseModel):

@@ -1,9 +1,11 @@
+from dataclasses import replace
 from datetime import UTC, datetime
 
-from pipeline.dedup import content_hash, deduplicate
-from pipeline.models import Article
+from pipeline.dedup.fingerprint import content_hash
+from pipeline.dedup.stories import DedupResult, deduplicate
+from pipeline.fetch.urls import url_hash
+from pipeline.models import Article, StoryAssignment
 from pipeline.settings import DedupSettings
-from pipeline.urls import url_hash
 
 BODY = (
     "The harbour authority said on Tuesday that the new container terminal would open in May, "
@@ -53,11 +55,17 @@ def test_copies_group_into_one_story_with_one_canonical() -> None:
         article("https://e.example/other", INDEPENDENT, hour=7),
     ]
     result = deduplicate(rows, DedupSettings())
-    by_url = {a.url.split("/")[2]: a for a in result.articles}
+    by_url = {
+        a.url.split("/")[2]: s for a, s in zip(result.articles, result.assignments, strict=True)
+    }
     story = by_url["a.example"].story_id
     assert {by_url[h].story_id for h in ("b.example", "c.example", "d.example")} == {story}
     assert by_url["e.example"].story_id != story and not by_url["e.example"].is_duplicate
-    canonical = [a for a in result.articles if a.story_id == story and not a.is_duplicate]
+    canonical = [
+        a
+        for a, s in zip(result.articles, result.assignments, strict=True)
+        if s.story_id == story and not s.is_duplicate
+    ]
     assert [a.url for a in canonical] == ["https://a.example/original"]  # the earliest
     assert by_url["d.example"].duplicate_of == by_url["a.example"].article_id
     assert by_url["d.example"].similarity == 1.0
@@ -67,7 +75,7 @@ def test_copies_group_into_one_story_with_one_canonical() -> None:
 def test_same_canonical_url_collapses_to_one_row_with_a_recorded_reject() -> None:
     main = article("https://a.example/story", BODY, hour=8)
     amp = article("https://a.example/amp/story", BODY, hour=8)
-    amp.article_id, amp.canonical_url = main.article_id, main.canonical_url
+    amp = replace(amp, article_id=main.article_id, canonical_url=main.canonical_url)
     result = deduplicate([amp, main], DedupSettings())
     assert [a.url for a in result.articles] == ["https://a.example/story"]
     assert [(r.url, r.reason) for r in result.rejects] == [
@@ -82,10 +90,16 @@ def test_a_truncated_copy_is_kept_by_containment_not_jaccard() -> None:
         article("https://a.example/full", BODY, hour=8),
         article("https://c.example/t", teaser, hour=9),
     ]
-    full, short = sorted(deduplicate(rows, DedupSettings()).articles, key=lambda a: a.url)
+    full, short = by_url_order(deduplicate(rows, DedupSettings()))
     assert short.story_id == full.story_id and short.duplicate_of == full.article_id
     assert short.similarity is not None and short.similarity < 0.5  # Jaccard alone would miss it
     # The same teaser is not trusted as contained when the containment setting is stricter.
     strict = DedupSettings(min_containment_shingles=1000)
-    full, short = sorted(deduplicate(rows, strict).articles, key=lambda a: a.url)
+    full, short = by_url_order(deduplicate(rows, strict))
     assert short.story_id != full.story_id
+
+
+def by_url_order(result: DedupResult) -> list[StoryAssignment]:
+    """The result's story assignments, in the order of their articles' URLs."""
+    pairs = sorted(zip(result.articles, result.assignments, strict=True), key=lambda p: p[0].url)
+    return [assignment for _, assignment in pairs]

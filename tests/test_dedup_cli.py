@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.dedup_cli import add_parser, run
+from pipeline.cli.dedup import add_parser, run
 from pipeline.demo.catalog import WIRE_STORY, load_catalog, story_copies
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.dedup_history import deduplicate_against_history, history_files
+from pipeline.dedup.history import deduplicate_against_history, history_files
 from pipeline.demo.catalog import (
     CROSS_DAY_WIRE_STORY,
     INDEPENDENT_PAIR,
@@ -16,9 +17,9 @@ from pipeline.demo.catalog import (
     load_catalog,
     story_copies,
 )
-from pipeline.models import Article, RunWindow
+from pipeline.fetch.urls import url_hash
+from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
-from pipeline.urls import url_hash
 
 DAY_1, DAY_2, DAY_3 = date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12)
 SETTINGS = DedupSettings()
@@ -44,10 +45,14 @@ def day_articles(day: date) -> list[Article]:
     return [to_article(a) for a in articles_on(day) if not a.robots_disallowed]
 
 
-def run(day: date, root: Path, articles: list[Article] | None = None) -> dict[str, Article]:
+def run(day: date, root: Path, articles: list[Article] | None = None) -> dict[str, StoryAssignment]:
+    """The story assignment of each article of the day, by its path on the demo site."""
     rows = articles if articles is not None else day_articles(day)
     result = deduplicate_against_history(rows, SETTINGS, root, RunWindow.for_day(day))
-    return {a.url.removeprefix("http://demo.test"): a for a in result.articles}
+    return {
+        a.url.removeprefix("http://demo.test"): assignment
+        for a, assignment in zip(result.articles, result.assignments, strict=True)
+    }
 
 
 def wire_paths() -> tuple[str, str]:
@@ -120,7 +125,8 @@ def test_a_truncated_teaser_on_day_two_joins_by_containment(tmp_path: Path) -> N
     words = "\n\n".join(original.paragraphs).split(" ")
     teaser = " ".join(words[: len(words) // 2]) + "\n\nSubscribe to continue reading."
     copy = to_article(original, text=teaser, path="/teasers/ostra")
-    copy.published_at = copy.fetched_at = copy.published_at + timedelta(days=1)  # type: ignore[operator]
+    later_day = copy.published_at + timedelta(days=1)  # type: ignore[operator]
+    copy = replace(copy, published_at=later_day, fetched_at=later_day)
     day1 = run(DAY_1, tmp_path)
     (joined,) = run(DAY_2, tmp_path, [copy]).values()
     assert joined.story_id == day1[first].story_id and joined.duplicate_of == day1[first].article_id
@@ -130,7 +136,8 @@ def test_independent_reports_of_one_event_stay_apart_across_days(tmp_path: Path)
     harbor, coastline = (next(a for a in load_catalog() if a.path == p) for p in INDEPENDENT_PAIR)
     day1 = run(DAY_1, tmp_path, [to_article(harbor)])
     later = to_article(coastline)
-    later.published_at = later.fetched_at = later.published_at + timedelta(days=1)  # type: ignore[operator]
+    later_day = later.published_at + timedelta(days=1)  # type: ignore[operator]
+    later = replace(later, published_at=later_day, fetched_at=later_day)
     (day2_row,) = run(DAY_2, tmp_path, [later]).values()
     assert day2_row.story_id != day1[harbor.path].story_id
     assert not day2_row.is_duplicate

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from pipeline.discover import Entry, NotAFeed, parse_feed, parse_sitemap, window_decision
+from pipeline.fetch.discover import Entry, NotAFeed, parse_feed, parse_sitemap, window_decision
 from pipeline.models import RunWindow
 
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.clean import normalize_text
-from pipeline.decode import decode_html
-from pipeline.extract import Extraction, ExtractionError, extract_article
-from pipeline.metadata import clean_authors, parse_datetime
+from pipeline.extract.body import normalize_text
+from pipeline.extract.decode import decode_html
+from pipeline.extract.metadata import clean_authors, parse_datetime
+from pipeline.extract.page import Extraction, ExtractionError, extract_article
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 ARTICLE_URL = "https://news.example.org/local/2026/03/10/harbour-ferry"

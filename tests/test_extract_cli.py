@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import extract_cli
+from pipeline.cli import extract as extract_cli
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 

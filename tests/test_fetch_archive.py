@@ -4,8 +4,14 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pipeline.archive import ResponseRef, latest_per_url, load_response, read_events, run_files
-from pipeline.fetch import SourceFetcher
+from pipeline.fetch.archive import (
+    ResponseRef,
+    latest_per_url,
+    load_response,
+    read_events,
+    run_files,
+)
+from pipeline.fetch.fetcher import SourceFetcher
 from pipeline.models import RunWindow
 from pipeline.settings import Source
 

@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from pipeline.articles import build_source_articles
-from pipeline.fetch import SourceFetcher
+from pipeline.extract.stage import build_source_articles
+from pipeline.fetch.fetcher import SourceFetcher
 from pipeline.models import RunWindow
 from pipeline.settings import Settings, Source
 

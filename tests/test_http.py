@@ -2,7 +2,7 @@ import asyncio
 import gzip
 from http.server import BaseHTTPRequestHandler
 
-from pipeline.http import HttpResult, PoliteClient
+from pipeline.fetch.http import HttpResult, PoliteClient
 from pipeline.settings import Settings
 
 

@@ -21,11 +21,11 @@ import duckdb
 import pytest
 import yaml
 
-from pipeline import report_cli
+from pipeline.cli import report as report_cli
 from pipeline.demo.catalog import DEMO_DAYS, MAIN_DAY, WIRE_STORY, articles_on, load_catalog
 from pipeline.demo.server import DemoSite
 from pipeline.models import RunWindow
-from pipeline.report import (
+from pipeline.publish.report import (
     DEFAULT_MAX_FAILURE_RATE,
     FAILURE_RATE_MARGIN,
     build_report,

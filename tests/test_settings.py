@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.settings import ConfigError, load_config
+from pipeline.errors import ConfigError
+from pipeline.settings import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline import dataset
-from pipeline.models import Article, RunWindow
+from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.schema import ARTICLES_SCHEMA, SCHEMA_VERSION, articles_to_table, table_to_articles
-from pipeline.storage import DatasetStore, PartitionWriteError, SchemaMismatch, write_partition
+from pipeline.storage.partitions import (
+    DatasetStore,
+    PartitionWriteError,
+    SchemaMismatch,
+    write_partition,
+)
 
 WINDOW = RunWindow.for_day(date(2026, 3, 10))
 REPO = Path(__file__).resolve().parent.parent
@@ -42,11 +48,15 @@ def sample(n: int, tag: str = "a", day: int = 10) -> list[Article]:
             fetched_at=datetime(2026, 3, day, 12, tzinfo=UTC),
             published_at=datetime(2026, 3, day, i % 24, tzinfo=UTC),
             provenance={"title": "html"},
-            content_hash="h",
-            story_id=f"st_{i}",
         )
         for i in range(n)
     ]
+
+
+def published_table(articles: list[Article]) -> pa.Table:
+    """The articles as published rows, each its own story."""
+    assignments = [StoryAssignment(a.article_id, "h", f"st_{i}") for i, a in enumerate(articles)]
+    return articles_to_table(articles, assignments)
 
 
 def published_rows(root: Path, day: str = "2026-03-10") -> list[dict[str, Any]]:
@@ -54,7 +64,7 @@ def published_rows(root: Path, day: str = "2026-03-10") -> list[dict[str, Any]]:
 
 
 def test_round_trip_keeps_types_and_text() -> None:
-    table = articles_to_table(sample(3))
+    table = published_table(sample(3))
     assert table.schema.equals(ARTICLES_SCHEMA)
     back = table_to_articles(table)
     assert back[0].text == "Çavuşoğlu said “yes” (a 0)." and back[0].provenance == {"title": "html"}
@@ -62,7 +72,7 @@ def test_round_trip_keeps_types_and_text() -> None:
 
 
 def test_rows_are_sorted_for_pruning_by_source_and_time(tmp_path: Path) -> None:
-    write_partition(articles_to_table(sample(30)), tmp_path, "articles", WINDOW, "r1")
+    write_partition(published_table(sample(30)), tmp_path, "articles", WINDOW, "r1")
     rows = published_rows(tmp_path)
     keys = [(r["source"], r["published_at"]) for r in rows]
     assert keys == sorted(keys)
@@ -71,7 +81,7 @@ def test_rows_are_sorted_for_pruning_by_source_and_time(tmp_path: Path) -> None:
 
 
 def test_empty_day_writes_a_typed_empty_file(tmp_path: Path) -> None:
-    published = write_partition(articles_to_table([]), tmp_path, "articles", WINDOW, "r1")
+    published = write_partition(published_table([]), tmp_path, "articles", WINDOW, "r1")
     assert pq.read_schema(published.path).equals(ARTICLES_SCHEMA, check_metadata=False)
     assert pq.read_metadata(published.path).num_rows == 0
     described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{published.path}')").fetchall()
@@ -79,9 +89,9 @@ def test_empty_day_writes_a_typed_empty_file(tmp_path: Path) -> None:
 
 
 def test_rerun_replaces_the_partition_with_identical_content(tmp_path: Path) -> None:
-    write_partition(articles_to_table(sample(5)), tmp_path, "articles", WINDOW, "r1")
+    write_partition(published_table(sample(5)), tmp_path, "articles", WINDOW, "r1")
     first = published_rows(tmp_path)
-    published = write_partition(articles_to_table(sample(5)), tmp_path, "articles", WINDOW, "r2")
+    published = write_partition(published_table(sample(5)), tmp_path, "articles", WINDOW, "r2")
     assert published_rows(tmp_path) == first  # content, not file names
     directory = tmp_path / "articles" / "dt=2026-03-10"
     assert sorted(p.name for p in directory.iterdir()) == ["_manifest.json", "part-0.parquet"]
@@ -96,7 +106,7 @@ def test_rerun_replaces_the_partition_with_identical_content(tmp_path: Path) -> 
 def test_duckdb_and_pyarrow_read_the_whole_dataset_with_hive_partitioning(tmp_path: Path) -> None:
     for day in (9, 10, 11):
         window = RunWindow.for_day(date(2026, 3, day))
-        write_partition(articles_to_table(sample(4, day=day)), tmp_path, "articles", window, "r")
+        write_partition(published_table(sample(4, day=day)), tmp_path, "articles", window, "r")
     con = dataset.duckdb_views(tmp_path)
     per_day = con.sql("SELECT dt, count(*) FROM articles GROUP BY dt ORDER BY dt").fetchall()
     assert per_day == [(date(2026, 3, d), 4) for d in (9, 10, 11)]
@@ -110,12 +120,12 @@ KILLED_WRITER = textwrap.dedent(
     import pyarrow as pa
     from datetime import date
     from pipeline.models import RunWindow
-    from pipeline.schema import ARTICLES_SCHEMA, articles_to_table
-    from pipeline.storage import DatasetStore
+    from pipeline.schema import ARTICLES_SCHEMA
+    from pipeline.storage.partitions import DatasetStore
     sys.path.insert(0, sys.argv[2])
-    from test_storage import sample
+    from test_storage import published_table, sample
 
-    batch = articles_to_table(sample(2000, tag="new")).to_batches()[0]
+    batch = published_table(sample(2000, tag="new")).to_batches()[0]
     def slow_batches():
         for i in range(10_000):
             yield batch
@@ -130,7 +140,7 @@ KILLED_WRITER = textwrap.dedent(
 
 
 def test_writer_killed_mid_write_leaves_the_old_partition_intact(tmp_path: Path) -> None:
-    write_partition(articles_to_table(sample(7)), tmp_path, "articles", WINDOW, "old")
+    write_partition(published_table(sample(7)), tmp_path, "articles", WINDOW, "old")
     before = published_rows(tmp_path)
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(REPO / "tests")],
@@ -146,7 +156,7 @@ def test_writer_killed_mid_write_leaves_the_old_partition_intact(tmp_path: Path)
     leftovers = list((tmp_path / "_staging" / "articles").rglob("part-0.parquet"))
     assert leftovers, "the killed writer should have left its staging file behind"
     # The next writer of the day cleans up what the dead one left.
-    write_partition(articles_to_table(sample(2)), tmp_path, "articles", WINDOW, "next")
+    write_partition(published_table(sample(2)), tmp_path, "articles", WINDOW, "next")
     assert not any(p.exists() for p in leftovers)
     assert len(published_rows(tmp_path)) == 2
 
@@ -239,13 +249,13 @@ class _FullDisk(pafs.FileSystemHandler):  # type: ignore[misc]
 
 @pytest.mark.parametrize("capacity", [10, 5_000, 40_000])  # the file is ~53 kB
 def test_full_disk_at_a_chosen_byte_is_a_clean_error(tmp_path: Path, capacity: int) -> None:
-    write_partition(articles_to_table(sample(5)), tmp_path, "articles", WINDOW, "old")
+    write_partition(published_table(sample(5)), tmp_path, "articles", WINDOW, "old")
     before = published_rows(tmp_path)
     store = DatasetStore(tmp_path)
     store.fs = pafs.PyFileSystem(_FullDisk(capacity))
     with pytest.raises(PartitionWriteError, match="published partition is unchanged"):
         store.write_partition(
-            "articles", WINDOW, articles_to_table(sample(3000)), ARTICLES_SCHEMA, "full"
+            "articles", WINDOW, published_table(sample(3000)), ARTICLES_SCHEMA, "full"
         )
     assert published_rows(tmp_path) == before
     assert not list((tmp_path / "_staging").rglob("*.parquet"))
@@ -269,13 +279,12 @@ def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_full_tmpfs_is_a_clean_error(small_tmpfs: Path) -> None:
-    write_partition(articles_to_table(sample(5)), small_tmpfs, "articles", WINDOW, "old")
+    write_partition(published_table(sample(5)), small_tmpfs, "articles", WINDOW, "old")
     before = published_rows(small_tmpfs)
-    big = [a for a in sample(400)]
-    for article in big:
-        article.text = os.urandom(1500).hex()  # incompressible: fills 256 KiB quickly
+    # Incompressible texts fill 256 KiB quickly.
+    big = [replace(a, text=os.urandom(1500).hex()) for a in sample(400)]
     with pytest.raises(PartitionWriteError):
-        write_partition(articles_to_table(big), small_tmpfs, "articles", WINDOW, "full")
+        write_partition(published_table(big), small_tmpfs, "articles", WINDOW, "full")
     assert published_rows(small_tmpfs) == before
 
 
@@ -284,12 +293,11 @@ CONCURRENT_WRITER = textwrap.dedent(
     import sys
     from datetime import date
     sys.path.insert(0, sys.argv[3])
-    from test_storage import sample
+    from test_storage import published_table, sample
     from pipeline.models import RunWindow
-    from pipeline.schema import articles_to_table
-    from pipeline.storage import write_partition
+    from pipeline.storage.partitions import write_partition
     tag = sys.argv[2]
-    table = articles_to_table(sample(3000 if tag == "a" else 2000, tag=tag))
+    table = published_table(sample(3000 if tag == "a" else 2000, tag=tag))
     for attempt in range(3):
         write_partition(table, sys.argv[1], "articles", RunWindow.for_day(date(2026, 3, 10)),
                         f"writer-{tag}-{attempt}")
@@ -316,10 +324,10 @@ def test_two_concurrent_writers_of_one_day_leave_exactly_one_set_of_rows(tmp_pat
 def test_added_column_keeps_old_partitions_readable_and_type_change_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    write_partition(articles_to_table(sample(3)), tmp_path, "articles", WINDOW, "v1")
+    write_partition(published_table(sample(3)), tmp_path, "articles", WINDOW, "v1")
     v2 = ARTICLES_SCHEMA.append(pa.field("sentiment", pa.float32()))
     new_day = RunWindow.for_day(date(2026, 3, 11))
-    table = articles_to_table(sample(2, tag="b", day=11))
+    table = published_table(sample(2, tag="b", day=11))
     table = table.append_column(v2.field("sentiment"), pa.array([0.5, -0.25], pa.float32()))
     DatasetStore(tmp_path).write_partition("articles", new_day, table, v2, "v2")
 
@@ -337,7 +345,7 @@ def test_added_column_keeps_old_partitions_readable_and_type_change_is_refused(
             for f in ARTICLES_SCHEMA
         ]
     )
-    wrong = articles_to_table(sample(1)).cast(widened)
+    wrong = published_table(sample(1)).cast(widened)
     with pytest.raises(SchemaMismatch, match=r"articles\.word_count is int32 .* but int64"):
         DatasetStore(tmp_path).write_partition("articles", WINDOW, wrong, widened, "bad")
     assert len(published_rows(tmp_path)) == 3
@@ -346,7 +354,7 @@ def test_added_column_keeps_old_partitions_readable_and_type_change_is_refused(
 def test_any_pyarrow_filesystem_uri_works(tmp_path: Path) -> None:
     store = DatasetStore("mock:///lake")
     published = store.write_partition(
-        "articles", WINDOW, articles_to_table(sample(4)), ARTICLES_SCHEMA, "mock"
+        "articles", WINDOW, published_table(sample(4)), ARTICLES_SCHEMA, "mock"
     )
     assert published.path == "lake/articles/dt=2026-03-10/part-0.parquet"
     assert store.read_table("articles/dt=2026-03-10/part-0.parquet").num_rows == 4

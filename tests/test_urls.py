@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.urls import canonicalize, url_hash
+from pipeline.fetch.urls import canonicalize, url_hash
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ from typing import Any
 import feedparser
 from lxml import etree
 
+from pipeline.fetch.urls import canonicalize
 from pipeline.models import Candidate, RunWindow
-from pipeline.urls import canonicalize
 
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 _NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"

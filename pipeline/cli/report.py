@@ -10,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli.args import day
+from pipeline.errors import ConfigError
 from pipeline.models import RunWindow
-from pipeline.report import (
+from pipeline.publish.report import (
     REPORT_HTML,
     REPORT_JSON,
     ReportError,
@@ -25,18 +26,18 @@ from pipeline.report import (
     report_relative,
     write_report,
 )
-from pipeline.settings import ConfigError, load_config
-from pipeline.storage import MANIFEST_FILE, DatasetStore
+from pipeline.settings import load_config
+from pipeline.storage.partitions import MANIFEST_FILE, DatasetStore
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: Any, name: str = "report") -> None:
     parser = subparsers.add_parser(
-        "report",
+        name,
         help="print the run report of one day",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--date", required=True, type=_day, help="the UTC day, YYYY-MM-DD")
+    parser.add_argument("--date", required=True, type=day, help="the UTC day, YYYY-MM-DD")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", help="YAML config; its settings.output_root is read")
     where.add_argument("--out", help="the output root")
@@ -91,10 +92,3 @@ def _published_run(store: DatasetStore, window: RunWindow) -> str | None:
         return None
     manifest = store.read_json(relative)
     return manifest.get("run_id") if isinstance(manifest, dict) else None
-
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-03-10") from None

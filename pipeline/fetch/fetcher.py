@@ -17,14 +17,14 @@ from typing import Any
 
 import httpx
 
-from pipeline.archive import (
+from pipeline.fetch.archive import (
     ArchiveWriter,
     ResponseRef,
     ValidatorStore,
     archive_dir,
     load_response,
 )
-from pipeline.discover import (
+from pipeline.fetch.discover import (
     Deduper,
     Entry,
     NotAFeed,
@@ -33,7 +33,7 @@ from pipeline.discover import (
     parse_sitemap,
     window_decision,
 )
-from pipeline.http import HttpResult, PoliteClient
+from pipeline.fetch.http import HttpResult, PoliteClient
 from pipeline.models import Candidate, RunWindow
 from pipeline.settings import Settings, Source
 

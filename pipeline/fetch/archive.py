@@ -22,7 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipeline.http import HttpResult
+from pipeline.fetch.http import HttpResult
 from pipeline.models import RunWindow
 
 # The stored body is already decoded, so headers describing the wire encoding would lie.

@@ -35,7 +35,7 @@ def airflow_env(airflow_home: Path, config: Path, demo_url: str) -> dict[str, st
 
 
 def run_demo(day: date | None) -> int:
-    from pipeline.cli import duckdb_hint, format_summary
+    from pipeline.cli.summary import duckdb_hint, format_summary
     from pipeline.demo.catalog import MAIN_DAY
     from pipeline.demo.server import DemoSite
     from pipeline.models import RunWindow

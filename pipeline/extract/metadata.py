@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
-from pipeline.clean import (
+from pipeline.extract.body import (
     DEFAULT_OPTIONS,
     ExtractionOptions,
     iter_tags,

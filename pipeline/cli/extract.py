@@ -15,16 +15,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.decode import decode_html
-from pipeline.extract import ExtractionError, extract_article
+from pipeline.extract.decode import decode_html
+from pipeline.extract.page import ExtractionError, extract_article
 
 # File name endings stripped to make a page's id, longest first.
 PAGE_SUFFIXES: tuple[str, ...] = (".html.gz", ".htm.gz", ".html", ".htm")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Any, name: str = "extract") -> None:
     parser = subparsers.add_parser(
-        "extract", help="extract articles from saved .html / .html.gz files into JSON lines"
+        name, help="extract articles from saved .html / .html.gz files into JSON lines"
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help=".html or .html.gz")
     parser.add_argument(

@@ -1,17 +1,8 @@
-"""Story deduplication: exact repeats and near-copies grouped into stories, one canonical row each.
+"""Text fingerprints for story dedup: normalized tokens, content hashes, MinHash and LSH keys.
 
-Layers, cheapest first:
-1. canonical URL: two fetched pages that declare the same canonical URL are one article; the extra
-   page becomes a recorded reject (``duplicate_canonical_url``), since ``article_id`` is its hash.
-   Rows whose URLs canonicalize alike (utm/AMP spellings, e.g. in a standalone file) are one story.
-2. content hash of the normalized body (Unicode-, case- and punctuation-folded, boilerplate lines
-   stripped, headline excluded).
-3. MinHash over word shingles, LSH banding for candidates, each candidate verified by exact
-   Jaccard or containment (containment catches truncated copies), then union-find into stories.
-
-Cross-day matching against earlier runs lives in :mod:`pipeline.dedup_history`; this module takes
-the earlier rows it found as :class:`PriorRow` objects and never reads files itself.
-See ``docs/dedup.md`` for thresholds, measurements and the choice of MinHash library.
+A text becomes a content hash of its normalized body (Unicode-, case- and punctuation-folded,
+boilerplate lines stripped), a set of hashed word shingles, a MinHash signature and LSH band keys.
+Nothing here knows about articles or stories; :mod:`pipeline.dedup.stories` uses these to group.
 """
 
 from __future__ import annotations
@@ -22,16 +13,13 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 import rensa
 
-from pipeline.models import Article, Reject
 from pipeline.settings import DedupSettings
-from pipeline.urls import canonicalize
 
 # Lines that outlets wrap around syndicated copy; they must not make copies look different.
 BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
@@ -70,24 +58,9 @@ _ASCII_FOLD = bytes(
 _PUNCTUATION = "\u2019\u201c\u201d\u2014\u2013\u2018"
 assert not any(_is_word(char) or char.casefold() != char for char in _PUNCTUATION)
 _PUNCTUATION_UTF8 = tuple(char.encode("utf-8") for char in _PUNCTUATION)
-_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 U64Array = npt.NDArray[np.uint64]
 U32Array = npt.NDArray[np.uint32]
-
-
-@dataclass(frozen=True)
-class DedupResult:
-    articles: list[Article]
-    rejects: list[Reject]
-
-    @property
-    def stories(self) -> int:
-        return len({article.story_id for article in self.articles})
-
-    @property
-    def duplicates(self) -> int:
-        return sum(1 for article in self.articles if article.is_duplicate)
 
 
 @dataclass(frozen=True)
@@ -102,28 +75,6 @@ class Fingerprints:
     @property
     def shingle_counts(self) -> list[int]:
         return [len(s) for s in self.shingle_sets]
-
-
-@dataclass(frozen=True)
-class PriorRow:
-    """An article of an earlier day, as the cross-run index remembers it."""
-
-    article_id: str
-    story_id: str
-    canonical_id: str
-    published_at: datetime | None
-    shingle_count: int
-    signature: U32Array | None  # None when written under another signature scheme
-
-
-@dataclass(frozen=True)
-class PriorMatches:
-    """Earlier rows that today's articles may join, and the candidate edges to them."""
-
-    rows: dict[str, PriorRow] = field(default_factory=dict)
-    # (index into today's articles, prior article_id, exact): exact edges (same content hash or
-    # same article_id) need no verification.
-    edges: list[tuple[int, str, bool]] = field(default_factory=list)
 
 
 def signature_scheme(settings: DedupSettings) -> str:
@@ -280,147 +231,7 @@ def is_near_copy(jaccard: float, containment: float, smaller: int, settings: Ded
     return containment >= settings.min_containment and smaller >= settings.min_containment_shingles
 
 
-def deduplicate(articles: list[Article], settings: DedupSettings) -> DedupResult:
-    """Deduplicate one batch on its own, with no memory of earlier runs."""
-    unique, rejects = _collapse_canonical_urls(articles)
-    fingerprints = fingerprint([a.text for a in unique], settings)
-    assign_stories(unique, fingerprints, settings, PriorMatches())
-    return DedupResult(articles=unique, rejects=rejects)
-
-
-def collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
-    return _collapse_canonical_urls(articles)
-
-
-def assign_stories(
-    unique: list[Article], fp: Fingerprints, settings: DedupSettings, prior: PriorMatches
-) -> None:
-    """Set content_hash, story_id, is_duplicate, duplicate_of and similarity on ``unique``.
-
-    Articles joined to an earlier day's story take that story's id and are all duplicates of its
-    canonical row, which was published already and cannot change.
-    """
-    count = len(unique)
-    prior_ids = sorted(prior.rows)
-    node_of_prior = {article_id: count + i for i, article_id in enumerate(prior_ids)}
-    forest = _UnionFind(count + len(prior_ids))
-
-    for article, digest in zip(unique, fp.content_hashes, strict=True):
-        article.content_hash = digest
-    representative: dict[str, int] = {}
-    by_url: dict[str, int] = {}
-    for index, article in enumerate(unique):
-        first = representative.setdefault(article.content_hash, index)
-        forest.union(index, first)
-        url = article.canonical_url or article.url
-        if url:
-            forest.union(index, by_url.setdefault(canonicalize(url), index))
-
-    representatives = sorted(set(representative.values()))
-    for i, j in _band_candidates(fp.band_keys, representatives, fp.shingle_sets):
-        if forest.find(i) == forest.find(j):
-            continue
-        jaccard, containment = exact_similarity(fp.shingle_sets[i], fp.shingle_sets[j])
-        smaller = min(len(fp.shingle_sets[i]), len(fp.shingle_sets[j]))
-        if is_near_copy(jaccard, containment, smaller, settings):
-            forest.union(i, j)
-
-    counts = fp.shingle_counts
-    for index, prior_id, exact in prior.edges:
-        node = node_of_prior[prior_id]
-        if forest.find(index) == forest.find(node):
-            continue
-        row = prior.rows[prior_id]
-        if not exact:
-            if row.signature is None:
-                continue
-            jaccard, containment = estimated_similarity(
-                fp.signatures[index], row.signature, counts[index], row.shingle_count
-            )
-            smaller = min(counts[index], row.shingle_count)
-            if not is_near_copy(jaccard, containment, smaller, settings):
-                continue
-        forest.union(index, node)
-
-    components: dict[int, list[int]] = defaultdict(list)
-    for node in range(count + len(prior_ids)):
-        components[forest.find(node)].append(node)
-    for members in components.values():
-        today = [m for m in members if m < count]
-        if not today:
-            continue
-        earlier = [prior.rows[prior_ids[m - count]] for m in members if m >= count]
-        if earlier:
-            _join_earlier_story(unique, fp, today, earlier, prior.rows)
-        else:
-            _new_story(unique, fp, today)
-
-
-def _new_story(unique: list[Article], fp: Fingerprints, members: list[int]) -> None:
-    canonical = min(members, key=lambda i: _canonical_rank(unique[i]))
-    story_id = story_id_for(unique[canonical].article_id)
-    for index in members:
-        article = unique[index]
-        article.story_id = story_id
-        article.is_duplicate = index != canonical
-        article.duplicate_of = unique[canonical].article_id if article.is_duplicate else None
-        article.similarity = (
-            round(exact_similarity(fp.shingle_sets[index], fp.shingle_sets[canonical])[0], 4)
-            if article.is_duplicate
-            else None
-        )
-
-
-def _join_earlier_story(
-    unique: list[Article],
-    fp: Fingerprints,
-    members: list[int],
-    earlier: list[PriorRow],
-    rows: dict[str, PriorRow],
-) -> None:
-    # A new copy may bridge two stories of earlier days; those rows are published and stay as they
-    # are, and today's rows join the story whose canonical came first.
-    def rank(row: PriorRow) -> tuple[datetime, str]:
-        canonical = rows.get(row.canonical_id, row)
-        return (canonical.published_at or _FAR_FUTURE, row.canonical_id)
-
-    chosen = min(earlier, key=rank)
-    canonical_row = rows.get(chosen.canonical_id)
-    for index in members:
-        article = unique[index]
-        article.story_id = chosen.story_id
-        article.is_duplicate = True
-        article.duplicate_of = chosen.canonical_id
-        if canonical_row is not None and canonical_row.signature is not None:
-            article.similarity = round(
-                float(np.mean(fp.signatures[index] == canonical_row.signature)), 4
-            )
-        else:
-            article.similarity = None
-
-
-def story_id_for(canonical_article_id: str) -> str:
-    return "st_" + hashlib.sha256(canonical_article_id.encode()).hexdigest()[:16]
-
-
-class _UnionFind:
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
-
-    def find(self, node: int) -> int:
-        parent = self.parent
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def union(self, a: int, b: int) -> None:
-        root_a, root_b = self.find(a), self.find(b)
-        if root_a != root_b:
-            self.parent[max(root_a, root_b)] = min(root_a, root_b)
-
-
-def _band_candidates(
+def band_candidates(
     keys: U64Array, rows: list[int], shingle_sets: list[U64Array]
 ) -> list[tuple[int, int]]:
     """Pairs of rows sharing at least one band key, each pair once, in a deterministic order."""
@@ -515,46 +326,3 @@ def _mix(values: U64Array) -> U64Array:
 def _stable_hash(word: str) -> int:
     # Not hash(): it is salted per process, and signatures are stored across runs.
     return int.from_bytes(hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest(), "little")
-
-
-def _collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
-    groups: dict[str, list[Article]] = defaultdict(list)
-    for article in articles:
-        groups[article.article_id].append(article)
-    unique: list[Article] = []
-    rejects: list[Reject] = []
-    for article_id in sorted(groups):
-        group = sorted(groups[article_id], key=_page_preference)
-        unique.append(group[0])
-        rejects += [
-            Reject(
-                url=extra.url,
-                source=extra.source,
-                stage="dedup",
-                reason="duplicate_canonical_url",
-                detail=f"declares canonical {extra.canonical_url}, kept {group[0].url}",
-            )
-            for extra in group[1:]
-        ]
-    return unique, rejects
-
-
-def _page_preference(article: Article) -> tuple[bool, bool, bool, int, str]:
-    """Among pages of one canonical URL, keep the canonical page itself, then the fullest."""
-    return (
-        article.url != article.canonical_url,
-        canonicalize(article.url) != article.canonical_url,
-        article.is_truncated,
-        -article.word_count,
-        article.url,
-    )
-
-
-def _canonical_rank(article: Article) -> tuple[datetime, bool, bool, int, str]:
-    return (
-        article.published_at or _FAR_FUTURE,
-        canonicalize(article.url) != article.canonical_url,
-        article.is_truncated,
-        -article.word_count,
-        article.article_id,
-    )

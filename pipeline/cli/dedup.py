@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.dedup import PriorMatches, assign_stories, fingerprint
+from pipeline.dedup.fingerprint import fingerprint
+from pipeline.dedup.stories import PriorMatches, assign_stories
 from pipeline.models import Article
 from pipeline.settings import DedupSettings
 
@@ -27,9 +28,9 @@ class InputError(ValueError):
     """A bad input line; the message names the file and the line number."""
 
 
-def add_parser(subparsers: Any) -> None:
+def add_parser(subparsers: Any, name: str = "dedup") -> None:
     parser = subparsers.add_parser(
-        "dedup",
+        name,
         help="group copies of one story in a JSONL file of articles",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -107,19 +108,19 @@ def deduplicate_records(
         )
         for record in records
     ]
-    assign_stories(
+    assignments = assign_stories(
         articles, fingerprint([a.text for a in articles], settings), settings, PriorMatches()
     )
     return [
         {
-            "id": article.article_id,
-            "story_id": article.story_id,
-            "cluster_id": article.story_id,
-            "is_duplicate": article.is_duplicate,
-            "duplicate_of": article.duplicate_of,
-            "similarity": article.similarity,
+            "id": assignment.article_id,
+            "story_id": assignment.story_id,
+            "cluster_id": assignment.story_id,
+            "is_duplicate": assignment.is_duplicate,
+            "duplicate_of": assignment.duplicate_of,
+            "similarity": assignment.similarity,
         }
-        for article in articles
+        for assignment in assignments
     ]
 
 

@@ -44,7 +44,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pipeline.models import RunWindow
-from pipeline.storage import MANIFEST_FILE, PART_FILE, DatasetStore
+from pipeline.storage.partitions import MANIFEST_FILE, PART_FILE, DatasetStore
 
 log = logging.getLogger(__name__)
 

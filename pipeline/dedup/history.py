@@ -18,19 +18,17 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipeline.dedup import (
+from pipeline.dedup.fingerprint import Fingerprints, fingerprint, signature_scheme
+from pipeline.dedup.stories import (
     DedupResult,
-    Fingerprints,
     PriorMatches,
     PriorRow,
     assign_stories,
     collapse_canonical_urls,
-    fingerprint,
-    signature_scheme,
 )
-from pipeline.models import Article, RunWindow
+from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
-from pipeline.storage import PART_FILE, PublishedPartition, write_partition
+from pipeline.storage.partitions import PART_FILE, PublishedPartition, write_partition
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,7 @@ def deduplicate_against_history(
     fp = fingerprint([a.text for a in unique], settings)
     files = history_files(output_root, window, settings.history_days)
     prior = find_prior_matches(unique, fp, settings, files)
-    assign_stories(unique, fp, settings, prior)
+    assignments = assign_stories(unique, fp, settings, prior)
     log.info(
         "dedup %s: %d articles against %d index days, %d candidate edges to %d earlier rows",
         window.partition,
@@ -77,8 +75,8 @@ def deduplicate_against_history(
         len(prior.edges),
         len(prior.rows),
     )
-    write_index(index_table(unique, fp, settings), output_root, window, run_id)
-    return DedupResult(articles=unique, rejects=rejects)
+    write_index(index_table(unique, assignments, fp, settings), output_root, window, run_id)
+    return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
 
 
 def history_files(output_root: str | Path, window: RunWindow, history_days: int) -> list[str]:
@@ -194,7 +192,12 @@ def find_prior_matches(
     )
 
 
-def index_table(unique: list[Article], fp: Fingerprints, settings: DedupSettings) -> pa.Table:
+def index_table(
+    unique: list[Article],
+    assignments: list[StoryAssignment],
+    fp: Fingerprints,
+    settings: DedupSettings,
+) -> pa.Table:
     scheme = signature_scheme(settings)
     seen_hashes: set[str] = set()
     band_lists: list[list[int] | None] = []
@@ -210,9 +213,9 @@ def index_table(unique: list[Article], fp: Fingerprints, settings: DedupSettings
     return pa.table(
         {
             "article_id": [a.article_id for a in unique],
-            "story_id": [a.story_id for a in unique],
-            "canonical_id": [a.duplicate_of or a.article_id for a in unique],
-            "is_canonical": [not a.is_duplicate for a in unique],
+            "story_id": [a.story_id for a in assignments],
+            "canonical_id": [a.duplicate_of or a.article_id for a in assignments],
+            "is_canonical": [not a.is_duplicate for a in assignments],
             "published_at": published,
             "content_hash": fp.content_hashes,
             "shingle_count": fp.shingle_counts,

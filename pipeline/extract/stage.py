@@ -12,18 +12,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.archive import (
+from pipeline.extract.decode import decode_html
+from pipeline.extract.page import ExtractionError, extract_article
+from pipeline.fetch.archive import (
     ArchivedEvent,
     ResponseRef,
     latest_per_url,
     load_response,
     read_events,
 )
-from pipeline.decode import decode_html
-from pipeline.extract import ExtractionError, extract_article
-from pipeline.http import header_value
+from pipeline.fetch.http import header_value
+from pipeline.fetch.urls import canonicalize, url_hash
 from pipeline.models import Article, FetchOutcome, Reject, RunWindow
-from pipeline.urls import canonicalize, url_hash
 
 _WORD = re.compile(r"\w+")
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
-from pipeline.clean import (
+from pipeline.extract.body import (
     DEFAULT_OPTIONS,
     ExtractionOptions,
     extract_body,
@@ -19,8 +19,8 @@ from pipeline.clean import (
     strip_raw_html,
     word_count,
 )
-from pipeline.decode import decode_html
-from pipeline.metadata import detect_language, extract_metadata
+from pipeline.extract.decode import decode_html
+from pipeline.extract.metadata import detect_language, extract_metadata
 
 _WORDS = re.compile(r"\w+")
 

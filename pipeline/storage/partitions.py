@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline.archive import safe_run_id
+from pipeline.fetch.archive import safe_run_id
 from pipeline.models import RunWindow
 from pipeline.schema import SCHEMA_VERSION
 

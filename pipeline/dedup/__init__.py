@@ -1,0 +1,1 @@
+"""Dedup: fingerprints, stories within a day, and the cross-day history index."""

@@ -1,0 +1,1 @@
+"""Extract: archived pages -> article records and recorded rejects (BeautifulSoup)."""

@@ -1,0 +1,1 @@
+"""Publish: the day's tables through the storage layer, and the run report."""

@@ -1,0 +1,1 @@
+"""Storage: the one filesystem layer (local paths and URIs), the layout, and partitions."""
