@@ -37,7 +37,7 @@ from pipeline.publish.report import (
 from pipeline.runner import run_day
 from pipeline.settings import load_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WINDOW = RunWindow.for_day(MAIN_DAY)
 DEMO_SOURCES = ("coastline-post", "harbor-times", "northgate-ledger", "valley-courier")
 FLAKY_PAGES = 5  # four pages that exist, one that does not

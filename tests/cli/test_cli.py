@@ -8,7 +8,7 @@ from pipeline.cli import main
 from pipeline.demo.catalog import MAIN_DAY
 from pipeline.demo.server import DemoSite
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def articles(out: Path) -> list[dict]:

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.cli import extract as extract_cli
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 
 
 def run_extract(argv: list[str]) -> tuple[int, list[dict[str, Any]], Path]:

@@ -12,7 +12,7 @@ from pipeline.extract.decode import decode_html
 from pipeline.extract.metadata import clean_authors, parse_datetime
 from pipeline.extract.page import Extraction, ExtractionError, extract_article
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 ARTICLE_URL = "https://news.example.org/local/2026/03/10/harbour-ferry"
 
 

@@ -32,7 +32,7 @@ from pipeline.storage.partitions import (
 )
 
 WINDOW = RunWindow.for_day(date(2026, 3, 10))
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def sample(n: int, tag: str = "a", day: int = 10) -> list[Article]:
@@ -143,7 +143,7 @@ def test_writer_killed_mid_write_leaves_the_old_partition_intact(tmp_path: Path)
     write_partition(published_table(sample(7)), tmp_path, "articles", WINDOW, "old")
     before = published_rows(tmp_path)
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(REPO / "tests")],
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(REPO / "tests" / "storage")],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
@@ -308,7 +308,7 @@ CONCURRENT_WRITER = textwrap.dedent(
 def test_two_concurrent_writers_of_one_day_leave_exactly_one_set_of_rows(tmp_path: Path) -> None:
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), tag, str(REPO / "tests")],
+            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), tag, str(REPO / "tests" / "storage")],
             cwd=REPO,
         )
         for tag in ("a", "b")

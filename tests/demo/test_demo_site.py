@@ -41,7 +41,7 @@ from pipeline.demo.server import DemoSite
 
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "demo.yaml"
 DEMO_URL_VAR = "${NEWSINGEST_DEMO_URL:-http://127.0.0.1:8765}"
 
