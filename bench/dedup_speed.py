@@ -46,6 +46,7 @@ from pipeline.demo.catalog import load_catalog
 from pipeline.fetch.urls import url_hash
 from pipeline.models import Article, RunWindow
 from pipeline.settings import DedupSettings
+from pipeline.storage.root import Root
 
 DAY = date(2026, 4, 1)
 
@@ -179,7 +180,7 @@ def day_against_history(
         fp = fingerprint(texts, settings)
         fingerprinting = time.perf_counter() - start
         start = time.perf_counter()
-        prior = find_prior_matches(articles, fp, settings, files)
+        prior = find_prior_matches(articles, fp, settings, Root(root), files)
         print(
             f"  parts: fingerprint {fingerprinting:.2f} s, DuckDB history join + fetch "
             f"{time.perf_counter() - start:.2f} s ({len(prior.edges)} candidate edges)"

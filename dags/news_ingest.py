@@ -87,21 +87,25 @@ def news_ingest() -> None:
 
         config, window, run_id = _context()
         from_archive = bool(get_current_context()["params"].get("from_archive"))
-        return fetch_source(config, source, window, run_id, from_archive=from_archive)
+        return fetch_source(config, window, run_id, source, from_archive=from_archive).as_dict()
 
     @task
     def extract(fetched: dict[str, Any]) -> dict[str, Any]:
         from pipeline.runner import extract_source
 
         config, window, run_id = _context()
-        return extract_source(config, fetched["source"], window, run_id, fetched["archive_file"])
+        return extract_source(
+            config, window, run_id, fetched["source"], fetched["archive_file"]
+        ).as_dict()
 
     @task(outlets=[ARTICLES])
     def publish(extracted: list[dict[str, Any]]) -> dict[str, Any]:
+        from pipeline.results import ExtractResult
         from pipeline.runner import publish as publish_day
 
         config, window, run_id = _context()
-        summary = publish_day(config, window, run_id, [item["source"] for item in extracted])
+        results = [ExtractResult.from_dict(item) for item in extracted]
+        summary = publish_day(config, window, run_id, results).summary()
         get_current_context()["outlet_events"][ARTICLES].extra = {
             "partition": summary["partition"],
             "rows": summary["written"],

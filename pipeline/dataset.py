@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from pipeline.schema import PARTITION_KEY, TABLE_SCHEMAS
-from pipeline.storage.partitions import DatasetStore
+from pipeline.storage.root import Root
 
 _PARTITION_FIELD = pa.field(PARTITION_KEY, pa.date32())
 _PARTITIONING = ds.partitioning(pa.schema([_PARTITION_FIELD]), flavor="hive")
@@ -23,11 +23,11 @@ def open_table(root: str | Path, table: str = "articles") -> ds.Dataset:
     """One published table under an output root, as a ``pyarrow.dataset`` (``dt`` included)."""
     if table not in TABLE_SCHEMAS:
         raise ValueError(f"unknown table {table!r}; known: {sorted(TABLE_SCHEMAS)}")
-    store = DatasetStore(root)
+    location = Root(root)
     schema = TABLE_SCHEMAS[table].append(_PARTITION_FIELD)
     return ds.dataset(
-        store.path(table),
-        filesystem=store.fs,
+        location.path(table),
+        filesystem=location.fs,
         format="parquet",
         partitioning=_PARTITIONING,
         schema=schema,
@@ -47,16 +47,12 @@ def duckdb_views(
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per published table (``articles``, ``fetch_log``...).
 
-    Local roots only (DuckDB reads object stores through its own httpfs extension).
+    Each view scans the table's ``pyarrow.dataset`` (any root the storage layer serves), so only
+    the columns and partitions a query needs are read.
     """
     connection = connection or duckdb.connect()
-    base = Path(root).resolve()
+    location = Root(root)
     for table in TABLE_SCHEMAS:
-        if not (base / table).is_dir():
-            continue
-        pattern = str(base / table / f"{PARTITION_KEY}=*" / "*.parquet").replace("'", "''")
-        connection.execute(
-            f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
-            f"'{pattern}', hive_partitioning = true, union_by_name = true)"
-        )
+        if location.is_dir(table):
+            connection.register(table, open_table(root, table))
     return connection

@@ -53,6 +53,54 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class ResponseRef:
+    """Where an archived response lives: a WARC file relative to the archive root, and its id."""
+
+    archive_file: str
+    record_id: str
+    offset: int | None = None  # byte offset of the record's gzip member, when known
+
+
+@dataclass(frozen=True)
+class FetchEvent:
+    """What happened to one URL in a fetch run; the archive stores one per URL event.
+
+    Written and parsed only by :mod:`pipeline.fetch.archive` (as the JSON payload of a WARC
+    ``metadata`` record); the fetch log row is a projection of it (:meth:`FetchOutcome.of`).
+    """
+
+    url: str
+    source: str
+    run_id: str
+    role: str  # "discovery" (a feed or sitemap) | "page"
+    status: str  # "fetched" | "skipped" | "failed"
+    fetched_at: datetime  # when the event happened (the response arrived, or the decision)
+    reason: str | None = None  # a code of pipeline.reasons
+    detail: str | None = None
+    kind: str | None = None  # discovery events: "feed" | "sitemap"
+    http_status: int | None = None  # as received (304 when answered from the archive)
+    final_url: str | None = None
+    content_type: str | None = None
+    redirects: tuple[str, ...] = ()
+    bytes: int = 0
+    elapsed_ms: int | None = None
+    attempts: int = 0
+    discovered_via: str | None = None  # pages: "feed" | "sitemap" | "url_list"
+    discovered_from: str | None = None  # the feed or sitemap URL, or "config"
+    feed_title: str | None = None
+    feed_published_at: datetime | None = None
+    # A 304: the body is the copy an earlier run archived, received at content_fetched_at.
+    body_from: ResponseRef | None = None
+    content_fetched_at: datetime | None = None
+
+    @property
+    def outcome(self) -> str:
+        if self.status == "fetched":
+            return "not_modified" if self.body_from else "ok"
+        return self.reason or "unknown"
+
+
+@dataclass(frozen=True)
 class FetchOutcome:
     """One row of the fetch log: what happened to one feed, sitemap or page URL."""
 
@@ -75,6 +123,38 @@ class FetchOutcome:
     run_id: str | None = None
     archive_file: str | None = None
     warc_record_id: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        event: FetchEvent,
+        *,
+        archive_file: str | None,
+        warc_record_id: str | None,
+        charset: str | None,
+    ) -> FetchOutcome:
+        """The fetch-log row of an archived event."""
+        return cls(
+            url=event.url,
+            source=event.source,
+            role=event.role,
+            status=event.status,
+            outcome=event.outcome,
+            reason=event.reason,
+            detail=event.detail,
+            http_status=event.http_status,
+            final_url=event.final_url,
+            content_type=event.content_type,
+            charset=charset,
+            bytes=event.bytes,
+            elapsed_ms=event.elapsed_ms,
+            attempts=event.attempts,
+            fetched_at=event.fetched_at,
+            discovered_via=event.discovered_via,
+            run_id=event.run_id,
+            archive_file=archive_file,
+            warc_record_id=warc_record_id,
+        )
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,15 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.extract.body import ExtractionOptions
 
 ENV_PREFIX = "NEWSINGEST__"
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -82,6 +85,24 @@ class DedupSettings(_Strict):
         return self
 
 
+class ReportSettings(_Strict):
+    # A source's failure rate is compared with its median over the reports of this many days.
+    history_days: int = Field(14, ge=0)
+
+
+def _extraction_option_names() -> dict[str, type]:
+    # Imported here, not at the top: the extractor pulls in BeautifulSoup and lxml, which a
+    # config that never extracts (the report CLI, say) should not pay for.
+    from dataclasses import fields
+
+    from pipeline.extract.body import ExtractionOptions
+
+    return {
+        field.name: type(getattr(ExtractionOptions(), field.name))
+        for field in fields(ExtractionOptions)
+    }
+
+
 class Settings(_Strict):
     output_root: str = "var/out"
     archive_root: str = "var/archive"
@@ -93,6 +114,37 @@ class Settings(_Strict):
     http: HttpSettings = HttpSettings()
     discovery: DiscoverySettings = DiscoverySettings()
     dedup: DedupSettings = DedupSettings()
+    report: ReportSettings = ReportSettings()
+    # Overrides of the extractor's thresholds (pipeline.extract.body.ExtractionOptions), by
+    # field name; unknown names are errors.
+    extraction: dict[str, float | int | bool] = Field(default_factory=dict)
+
+    @field_validator("extraction")
+    @classmethod
+    def _extraction_options(
+        cls, values: dict[str, float | int | bool]
+    ) -> dict[str, float | int | bool]:
+        known = _extraction_option_names()
+        checked: dict[str, float | int | bool] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(
+                    f"unknown extraction option {name!r}; known: {', '.join(sorted(known))}"
+                )
+            kind = known[name]
+            if kind not in (int, float, bool):
+                raise ValueError(f"extraction option {name!r} cannot be set from config")
+            checked[name] = kind(value)
+        return checked
+
+    def extraction_options(self) -> ExtractionOptions:
+        """The extractor's options: its defaults with ``extraction`` applied."""
+        from dataclasses import replace
+
+        from pipeline.extract.body import DEFAULT_OPTIONS
+
+        overrides: dict[str, Any] = dict(self.extraction)
+        return replace(DEFAULT_OPTIONS, **overrides)
 
     @field_validator("allowed_networks")
     @classmethod

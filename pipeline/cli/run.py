@@ -65,7 +65,7 @@ def run_command(args: argparse.Namespace) -> int:
     run_id = args.run_id or f"cli__{args.date.isoformat()}__{started}"
     summary = run_day(
         config, window, run_id, from_archive=args.from_archive, source_names=args.sources
-    )
+    ).summary()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:

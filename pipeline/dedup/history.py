@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from pipeline.dedup.fingerprint import Fingerprints, fingerprint, signature_scheme
 from pipeline.dedup.stories import (
@@ -28,7 +29,9 @@ from pipeline.dedup.stories import (
 )
 from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
-from pipeline.storage.partitions import PART_FILE, PublishedPartition, write_partition
+from pipeline.storage import layout
+from pipeline.storage.partitions import PublishedPartition, write_partition
+from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ INDEX_SCHEMA = pa.schema(
 def deduplicate_against_history(
     articles: list[Article],
     settings: DedupSettings,
-    output_root: str | Path,
+    output_root: str | Path | Root,
     window: RunWindow,
     *,
     run_id: str = "dedup",
@@ -64,8 +67,9 @@ def deduplicate_against_history(
     """
     unique, rejects = collapse_canonical_urls(articles)
     fp = fingerprint([a.text for a in unique], settings)
-    files = history_files(output_root, window, settings.history_days)
-    prior = find_prior_matches(unique, fp, settings, files)
+    root = as_root(output_root)
+    files = history_files(root, window, settings.history_days)
+    prior = find_prior_matches(unique, fp, settings, root, files)
     assignments = assign_stories(unique, fp, settings, prior)
     log.info(
         "dedup %s: %d articles against %d index days, %d candidate edges to %d earlier rows",
@@ -79,16 +83,22 @@ def deduplicate_against_history(
     return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
 
 
-def history_files(output_root: str | Path, window: RunWindow, history_days: int) -> list[str]:
-    """Index files of the ``history_days`` days strictly before the window's day that exist."""
-    root = Path(output_root) / INDEX_TABLE
+def history_files(
+    output_root: str | Path | Root, window: RunWindow, history_days: int
+) -> list[str]:
+    """Index files (relative to the output root) of the ``history_days`` days before the day."""
+    root = as_root(output_root)
     days = (window.day - timedelta(days=back) for back in range(history_days, 0, -1))
-    paths = (root / f"dt={day.isoformat()}" / PART_FILE for day in days)
-    return [str(path) for path in paths if path.is_file()]
+    paths = (layout.partition_file(INDEX_TABLE, RunWindow.for_day(day)) for day in days)
+    return [path for path in paths if root.is_file(path)]
 
 
 def find_prior_matches(
-    unique: list[Article], fp: Fingerprints, settings: DedupSettings, files: list[str]
+    unique: list[Article],
+    fp: Fingerprints,
+    settings: DedupSettings,
+    root: Root,
+    files: list[str],
 ) -> PriorMatches:
     if not files or not unique:
         return PriorMatches()
@@ -115,9 +125,12 @@ def find_prior_matches(
     with duckdb.connect() as con:
         con.register("today_keys", today_keys)
         con.register("today_rows", today_rows)
-        # A view, not a table: each query then reads only the columns it needs from the files.
-        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
-        con.execute(f"CREATE TEMP VIEW history AS SELECT * FROM read_parquet([{listed}])")
+        # A dataset, not a table: each query then reads only the columns it needs, from any
+        # filesystem the storage layer serves.
+        history = ds.dataset(
+            [root.path(relative) for relative in files], filesystem=root.fs, format="parquet"
+        )
+        con.register("history", history)
         edges = con.execute(
             """
             WITH band_hits AS (
@@ -228,7 +241,7 @@ def index_table(
 
 
 def write_index(
-    table: pa.Table, output_root: str | Path, window: RunWindow, run_id: str
+    table: pa.Table, output_root: str | Path | Root, window: RunWindow, run_id: str
 ) -> PublishedPartition:
     """Atomically replace the day's index file (staged dot-file, validated, os.replace)."""
     return write_partition(table, output_root, INDEX_TABLE, window, run_id)

@@ -17,13 +17,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.fetch.archive import (
-    ArchiveWriter,
-    ResponseRef,
-    ValidatorStore,
-    archive_dir,
-    load_response,
-)
+from pipeline.fetch.archive import ArchiveWriter, ValidatorStore, load_response
 from pipeline.fetch.discover import (
     Deduper,
     Entry,
@@ -34,14 +28,13 @@ from pipeline.fetch.discover import (
     window_decision,
 )
 from pipeline.fetch.http import HttpResult, PoliteClient
-from pipeline.models import Candidate, RunWindow
+from pipeline.models import Candidate, FetchEvent, ResponseRef, RunWindow
+from pipeline.reasons import is_skip
+from pipeline.results import FetchResult
 from pipeline.settings import Settings, Source
+from pipeline.storage.root import Root
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
-# Outcomes that say "we chose not to", as opposed to "it went wrong".
-SKIP_REASONS = frozenset(
-    {"robots", "content_type", "duplicate_url", "out_of_window", "over_cap", "sitemap_cap"}
-)
 
 Clock = Callable[[], datetime]
 PROGRESS_EVERY = 100  # pages between progress lines in long runs
@@ -63,17 +56,17 @@ class FetchStats:
     failed: Counter[str] = field(default_factory=Counter)
     discovery_failures: Counter[str] = field(default_factory=Counter)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "archive_file": self.archive_file,
-            "discovered": self.discovered,
-            "fetched": self.fetched,
-            "not_modified": self.not_modified,
-            "skipped": dict(self.skipped),
-            "failed": dict(self.failed),
-            "discovery_failures": dict(self.discovery_failures),
-        }
+    def result(self) -> FetchResult:
+        return FetchResult(
+            source=self.source,
+            archive_file=self.archive_file,
+            discovered=self.discovered,
+            fetched=self.fetched,
+            not_modified=self.not_modified,
+            skipped=dict(self.skipped),
+            failed=dict(self.failed),
+            discovery_failures=dict(self.discovery_failures),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,16 +98,17 @@ class SourceFetcher:
         self.transport = transport
         self.clock = clock
         self.stats = FetchStats(source=source.name)
-        self._validators = ValidatorStore(settings.archive_root, source.name)
+        self.archive_root = Root(settings.archive_root)
+        self._validators = ValidatorStore(self.archive_root, source.name)
 
-    def run(self) -> FetchStats:
+    def run(self) -> FetchResult:
         return asyncio.run(self.run_async())
 
-    async def run_async(self) -> FetchStats:
-        directory = archive_dir(self.settings.archive_root, self.window, self.source.name)
-        with ArchiveWriter(directory, self.run_id) as archive:
+    async def run_async(self) -> FetchResult:
+        with ArchiveWriter(
+            self.archive_root, self.window, self.source.name, self.run_id
+        ) as archive:
             self._archive = archive
-            self._archive_name = f"{self.window.partition}/{self.source.name}/{archive.path.name}"
             async with PoliteClient(self.settings, self.transport) as client:
                 candidates = await self._discover(client)
                 to_fetch = self._select(candidates)
@@ -128,15 +122,15 @@ class SourceFetcher:
                 await asyncio.gather(*(self._fetch_page(client, c) for c in to_fetch))
         # Saved only once the WARC is complete, so validators never point at a partial file.
         self._validators.save()
-        self.stats.archive_file = str(archive.path)
-        return self.stats
+        self.stats.archive_file = archive.relative
+        return self.stats.result()
 
     async def _get(self, client: PoliteClient, url: str) -> _Response:
         conditional = self._validators.conditional_headers(url)
         received = await client.get(url, conditional=conditional)
         if received.status == 304 and conditional:
             ref = self._validators.ref(url)
-            previous = load_response(self.settings.archive_root, ref) if ref else None
+            previous = load_response(self.archive_root, ref) if ref else None
             if previous is not None:
                 effective = replace(
                     received,
@@ -270,7 +264,7 @@ class SourceFetcher:
         response = await self._get(client, candidate.url)
         result = response.effective
         if result.error is not None:
-            status = "skipped" if result.error in SKIP_REASONS else "failed"
+            status = "skipped" if is_skip(result.error) else "failed"
             self._page_event(candidate, response, status, result.error, result.detail)
             return
         assert result.status is not None
@@ -314,16 +308,10 @@ class SourceFetcher:
     ) -> None:
         if reason is not None:
             self.stats.discovery_failures[reason] += 1
-        meta = {
-            "role": "discovery",
-            "kind": kind,
-            "source": self.source.name,
-            "run_id": self.run_id,
-            "status": "failed" if reason else "fetched",
-            "reason": reason,
-            "detail": detail,
-        }
-        self._record(url, meta, response)
+        status = "failed" if reason else "fetched"
+        self._record(
+            url, response, role="discovery", kind=kind, status=status, reason=reason, detail=detail
+        )
 
     def _page_event(
         self,
@@ -341,59 +329,44 @@ class SourceFetcher:
             self.stats.skipped[reason or "unknown"] += 1
         else:
             self.stats.failed[reason or "unknown"] += 1
-        meta = {
-            "role": "page",
-            "source": self.source.name,
-            "run_id": self.run_id,
-            "status": status,
-            "reason": reason,
-            "detail": detail,
-            "discovered_via": candidate.discovered_via,
-            "discovered_from": candidate.discovered_from,
-            "feed_title": candidate.feed_title,
-            "feed_published_at": (
-                candidate.feed_published_at.isoformat() if candidate.feed_published_at else None
-            ),
-        }
-        self._record(candidate.url, meta, response)
+        self._record(
+            candidate.url,
+            response,
+            role="page",
+            status=status,
+            reason=reason,
+            detail=detail,
+            discovered_via=candidate.discovered_via,
+            discovered_from=candidate.discovered_from,
+            feed_title=candidate.feed_title,
+            feed_published_at=candidate.feed_published_at,
+        )
 
-    def _record(self, url: str, meta: dict[str, Any], response: _Response | None) -> None:
+    def _record(self, url: str, response: _Response | None, **fields: Any) -> None:
+        common = {"url": url, "source": self.source.name, "run_id": self.run_id, **fields}
         if response is None:
-            meta.update(
-                fetched_at=self.clock().isoformat(),
-                http_status=None,
-                final_url=None,
-                content_type=None,
-                bytes=0,
-                elapsed_ms=None,
-                attempts=0,
-            )
-            self._archive.record(url, meta, None)
+            self._archive.record(FetchEvent(fetched_at=self.clock(), **common), None)
             return
         received, effective = response.received, response.effective
-        meta.update(
-            fetched_at=received.fetched_at.isoformat(),
+        event = FetchEvent(
+            fetched_at=received.fetched_at,
             http_status=received.status,
             final_url=received.final_url,
             content_type=effective.header("content-type"),
-            redirects=list(received.redirects),
+            redirects=tuple(received.redirects),
             bytes=len(received.body),
             elapsed_ms=received.elapsed_ms,
             attempts=received.attempts,
+            body_from=response.body_from,
+            content_fetched_at=effective.fetched_at if response.body_from else None,
+            **common,
         )
-        if response.body_from is not None:
-            meta["content_fetched_at"] = effective.fetched_at.isoformat()
-            meta["body_from"] = {
-                "archive_file": response.body_from.archive_file,
-                "record_id": response.body_from.record_id,
-                "offset": response.body_from.offset,
-            }
-        written = self._archive.record(url, meta, received)
+        written = self._archive.record(event, received)
         if written and response.body_from is None and received.ok:
             record_id, offset = written
             self._validators.remember(
                 url,
                 received.header("etag"),
                 received.header("last-modified"),
-                ResponseRef(self._archive_name, record_id, offset),
+                ResponseRef(self._archive.relative, record_id, offset),
             )

@@ -1,7 +1,8 @@
 """A polite, bounded HTTP client: per-host politeness, robots.txt, retries, size and time limits.
 
 Every call returns an ``HttpResult``; network trouble becomes a result with a reason code, never an
-exception, so a caller can always account for the URL. Reason codes are listed in ``REASONS``.
+exception, so a caller can always account for the URL. Reason codes are those of
+``pipeline.reasons``.
 """
 
 from __future__ import annotations
@@ -29,24 +30,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 NOT_RETRIED = frozenset({"too_large", "deadline"})
 _CHUNK = 64 * 1024
 
-# Every reason a fetch can end without a usable response (the fetch log documents them).
-REASONS = {
-    "bad_scheme": "not an http(s) URL",
-    "dns_error": "the host name does not resolve",
-    "private_address": "the host resolves to a private, loopback or link-local address",
-    "robots": "robots.txt disallows the URL",
-    "robots_unavailable": "robots.txt answered 5xx or could not be fetched; the host is deferred",
-    "host_parked": "the host failed repeatedly earlier in this run",
-    "connect_error": "the connection could not be opened",
-    "connect_timeout": "the connection was not accepted in time",
-    "read_timeout": "the server stopped sending for longer than the read timeout",
-    "connection_reset": "the connection broke before the response was complete",
-    "deadline": "the whole fetch took longer than the deadline (slow-loris protection)",
-    "too_large": "the body, after decompression, is larger than the cap",
-    "redirect_loop": "a redirect chain came back to a URL it had visited",
-    "too_many_redirects": "more redirects than allowed",
-}
-
 
 @dataclass(frozen=True)
 class HttpResult:
@@ -56,7 +39,7 @@ class HttpResult:
     headers: list[tuple[str, str]]
     body: bytes
     fetched_at: datetime
-    error: str | None = None  # a key of REASONS when the fetch gave no usable response
+    error: str | None = None  # a pipeline.reasons code when the fetch gave no usable response
     detail: str | None = None
     redirects: tuple[str, ...] = ()
     attempts: int = 0

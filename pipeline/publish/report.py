@@ -43,8 +43,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pipeline.models import RunWindow
-from pipeline.storage.partitions import MANIFEST_FILE, PART_FILE, DatasetStore
+from pipeline.models import FetchOutcome, Reject, RunWindow, StoryAssignment
+from pipeline.results import SourceCounts
+from pipeline.storage import layout
+from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +78,6 @@ _ARTICLE_COLUMNS = [
     "story_id",
     "is_duplicate",
 ]
-_FETCH_LOG_COLUMNS = ["url", "source", "role", "status", "outcome", "reason"]
-_REJECT_COLUMNS = ["source", "reason"]
 
 
 class ReportError(FileNotFoundError):
@@ -87,46 +87,39 @@ class ReportError(FileNotFoundError):
 # -- building ----------------------------------------------------------------------------------
 
 
-def report_relative(window: RunWindow, name: str = REPORT_JSON) -> str:
-    return f"reports/{window.partition}/{name}"
-
-
-def has_partitions(output_root: str | Path, window: RunWindow) -> bool:
-    store = DatasetStore(output_root)
-    return all(store.exists(f"{table}/{window.partition}/{PART_FILE}") for table in _TABLES)
+def has_partitions(output_root: str | Path | Root, window: RunWindow) -> bool:
+    root = as_root(output_root)
+    return all(root.exists(layout.partition_file(table, window)) for table in _TABLES)
 
 
 def build_report(
-    output_root: str | Path, window: RunWindow, *, history_days: int = DEFAULT_HISTORY_DAYS
+    output_root: str | Path | Root,
+    window: RunWindow,
+    *,
+    history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> dict[str, Any]:
-    """The report of the day's published partitions, as a JSON-serializable dict."""
-    store = DatasetStore(output_root)
-    missing = [
-        table for table in _TABLES if not store.exists(f"{table}/{window.partition}/{PART_FILE}")
-    ]
+    """The report of the day's published partitions, as a JSON-serializable dict.
+
+    The per-source counts are the ones the run's stages produced (``summary.json``); a day whose
+    summary belongs to another run is counted from its published rows, with the same counters.
+    """
+    root = as_root(output_root)
+    missing = [table for table in _TABLES if not root.exists(layout.partition_file(table, window))]
     if missing:
         raise ReportError(
             f"no published {', '.join(missing)} partition for {window.partition} under "
-            f"{store.root}; run the day first (newsingest run --date {window.day.isoformat()})"
+            f"{root.display()}; run the day first (newsingest run --date {window.day.isoformat()})"
         )
-    fetch_log = _read(store, "fetch_log", window, _FETCH_LOG_COLUMNS)
-    rejects = _read(store, "rejects", window, _REJECT_COLUMNS)
-    articles = _read(store, "articles", window, _ARTICLE_COLUMNS)
-    manifest = _read_manifest(store, window)
+    articles = _read(root, "articles", window, _ARTICLE_COLUMNS)
+    manifest = _read_manifest(root, window)
     run_id = manifest.get("run_id")
-
-    names = {row["source"] for row in fetch_log} | {row["source"] for row in articles}
-    names |= {row["source"] for row in rejects}
-    # A source that produced no row at all is only known from the run's summary.
-    summary_path = report_relative(window, SUMMARY_JSON)
-    if store.exists(summary_path):
-        summary = store.read_json(summary_path)
-        if isinstance(summary, dict) and summary.get("run_id") == run_id:
-            names |= set(summary.get("sources") or [])
-
-    history = _history(store, window, history_days)
+    counts = _counts_from_summary(root, window, run_id) or _counts_from_rows(root, window, articles)
+    history = _history(root, window, history_days)
     sources = {
-        name: _source_counts(name, fetch_log, rejects, articles, history) for name in sorted(names)
+        name: _source_report(
+            counts[name], [row for row in articles if row["source"] == name], history
+        )
+        for name in sorted(counts)
     }
     totals = _totals(sources.values())
     return {
@@ -147,37 +140,76 @@ def build_report(
             "failure_rate_margin": FAILURE_RATE_MARGIN,
             "default_max_failure_rate": DEFAULT_MAX_FAILURE_RATE,
         },
-        "paths": {table: store.path(table, window.partition, PART_FILE) for table in _TABLES},
+        "paths": {table: root.display(layout.partition_file(table, window)) for table in _TABLES},
     }
 
 
 def _read(
-    store: DatasetStore, table: str, window: RunWindow, columns: list[str]
+    root: Root, table: str, window: RunWindow, columns: list[str] | None
 ) -> list[dict[str, Any]]:
-    path = store.path(table, window.partition, PART_FILE)
-    data: pa.Table = pq.read_table(path, filesystem=store.fs, columns=columns)
+    data: pa.Table = pq.read_table(
+        root.path(layout.partition_file(table, window)), filesystem=root.fs, columns=columns
+    )
     rows: list[dict[str, Any]] = data.to_pylist()
     return rows
 
 
-def _read_manifest(store: DatasetStore, window: RunWindow) -> dict[str, Any]:
-    relative = f"articles/{window.partition}/{MANIFEST_FILE}"
-    if not store.exists(relative):
+def _read_manifest(root: Root, window: RunWindow) -> dict[str, Any]:
+    relative = layout.manifest_file("articles", window)
+    if not root.exists(relative):
         return {}
-    manifest = store.read_json(relative)
+    manifest = root.read_json(relative)
     return manifest if isinstance(manifest, dict) else {}
 
 
-def _history(store: DatasetStore, window: RunWindow, days: int) -> dict[str, dict[str, Any]]:
+def _counts_from_summary(
+    root: Root, window: RunWindow, run_id: str | None
+) -> dict[str, SourceCounts] | None:
+    """The stages' own counts, when the summary belongs to the run that published the day."""
+    relative = layout.report_file(window, SUMMARY_JSON)
+    if not root.exists(relative):
+        return None
+    summary = root.read_json(relative)
+    if not isinstance(summary, dict) or summary.get("run_id") != run_id:
+        return None
+    documents = summary.get("source_counts")
+    if not isinstance(documents, dict):
+        return None
+    return {name: SourceCounts.from_dict(document) for name, document in documents.items()}
+
+
+def _counts_from_rows(
+    root: Root, window: RunWindow, articles: list[dict[str, Any]]
+) -> dict[str, SourceCounts]:
+    fetch_log = [FetchOutcome(**row) for row in _read(root, "fetch_log", window, None)]
+    rejects = [Reject(**row) for row in _read(root, "rejects", window, None)]
+    names = {row.source for row in fetch_log} | {row.source for row in rejects}
+    names |= {row["source"] for row in articles}
+    return {
+        name: SourceCounts.from_rows(
+            name,
+            [row for row in fetch_log if row.source == name],
+            [row for row in rejects if row.source == name],
+            [
+                StoryAssignment(row["article_id"], "", row["story_id"], row["is_duplicate"])
+                for row in articles
+                if row["source"] == name
+            ],
+        )
+        for name in names
+    }
+
+
+def _history(root: Root, window: RunWindow, days: int) -> dict[str, dict[str, Any]]:
     """Earlier days' reports, by day; unreadable or foreign documents are skipped."""
     found: dict[str, dict[str, Any]] = {}
     for back in range(1, days + 1):
         day: date = window.day - timedelta(days=back)
-        relative = f"reports/dt={day.isoformat()}/{REPORT_JSON}"
-        if not store.exists(relative):
+        relative = layout.report_file(RunWindow.for_day(day), REPORT_JSON)
+        if not root.exists(relative):
             continue
         try:
-            document = store.read_json(relative)
+            document = root.read_json(relative)
         except (OSError, ValueError) as exc:
             log.warning("report history: skipping %s (%s)", relative, exc)
             continue
@@ -199,43 +231,27 @@ def _usual_failure_rate(
     return statistics.median(rates), len(rates)
 
 
-def _source_counts(
-    name: str,
-    fetch_log: list[dict[str, Any]],
-    rejects: list[dict[str, Any]],
-    articles: list[dict[str, Any]],
+def _source_report(
+    counts: SourceCounts,
+    rows: list[dict[str, Any]],
     history: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    pages = [row for row in fetch_log if row["source"] == name and row["role"] == "page"]
-    discovery = [row for row in fetch_log if row["source"] == name and row["role"] == "discovery"]
-    rows = [row for row in articles if row["source"] == name]
-    skipped = Counter(row["reason"] or "unknown" for row in pages if row["status"] == "skipped")
-    failed = Counter(row["reason"] or "unknown" for row in pages if row["status"] == "failed")
-    rejected = Counter(row["reason"] for row in rejects if row["source"] == name)
-    discovered = len(pages)
-    written = len(rows)
-    duplicates = sum(1 for row in rows if row["is_duplicate"])
-    accounted = written + sum(skipped.values()) + sum(failed.values()) + sum(rejected.values())
-    failure_rate = _share(sum(failed.values()), discovered)
-    usual, history_reports = _usual_failure_rate(name, history)
+    failure_rate = _share(sum(counts.failed.values()), counts.discovered)
+    usual, history_reports = _usual_failure_rate(counts.source, history)
     threshold = DEFAULT_MAX_FAILURE_RATE if usual is None else usual + FAILURE_RATE_MARGIN
     return {
-        "discovery_urls": len(discovery),
-        "discovery_failed": _by_reason(
-            (row["reason"] or "unknown", row["url"])
-            for row in discovery
-            if row["status"] == "failed"
-        ),
-        "discovered": discovered,
-        "fetched": sum(1 for row in pages if row["status"] == "fetched"),
-        "not_modified": sum(1 for row in pages if row["outcome"] == "not_modified"),
-        "skipped": dict(sorted(skipped.items())),
-        "failed": dict(sorted(failed.items())),
-        "rejected": dict(sorted(rejected.items())),
-        "written": written,
-        "canonical": written - duplicates,
-        "duplicates": duplicates,
-        "unaccounted": discovered - accounted,
+        "discovery_urls": counts.discovery_urls,
+        "discovery_failed": counts.discovery_failed,
+        "discovered": counts.discovered,
+        "fetched": counts.fetched,
+        "not_modified": counts.not_modified,
+        "skipped": counts.skipped,
+        "failed": counts.failed,
+        "rejected": counts.rejected,
+        "written": counts.written,
+        "canonical": counts.canonical,
+        "duplicates": counts.duplicates,
+        "unaccounted": counts.unaccounted,
         "failure_rate": failure_rate,
         "usual_failure_rate": usual,
         "history_reports": history_reports,
@@ -374,19 +390,22 @@ def _percent(value: float | None) -> str:
 
 
 def write_report(
-    output_root: str | Path, window: RunWindow, report: Mapping[str, Any]
+    output_root: str | Path | Root, window: RunWindow, report: Mapping[str, Any]
 ) -> tuple[str, str]:
     """Write ``report.json`` and ``report.html`` of the day; returns their two paths."""
-    store = DatasetStore(output_root)
-    json_relative = report_relative(window, REPORT_JSON)
-    html_relative = report_relative(window, REPORT_HTML)
-    store.write_json(json_relative, report)
-    store.write_text(html_relative, render_html(report))
-    return store.path(json_relative), store.path(html_relative)
+    root = as_root(output_root)
+    json_relative = layout.report_file(window, REPORT_JSON)
+    html_relative = layout.report_file(window, REPORT_HTML)
+    root.write_json(json_relative, report)
+    root.write_text(html_relative, render_html(report))
+    return root.display(json_relative), root.display(html_relative)
 
 
 def write_run_report(
-    output_root: str | Path, window: RunWindow, *, history_days: int = DEFAULT_HISTORY_DAYS
+    output_root: str | Path | Root,
+    window: RunWindow,
+    *,
+    history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> dict[str, Any]:
     """Build and write the day's report (called by ``publish`` once the partitions are in)."""
     report = build_report(output_root, window, history_days=history_days)

@@ -11,8 +11,8 @@ same day serialize; on object stores, where there are no locks, the single-file 
 the last writer wins whole. Anything left in the partition's staging area while we hold the lock
 was left by a killed writer, and is removed.
 
-``root`` is a local path or any URI ``pyarrow.fs`` understands (``s3://``, ``gs://``, ...), through
-``pyarrow.fs.FileSystem.from_uri``.
+``root`` is a local path or a URI; every file goes through :class:`~pipeline.storage.root.Root`
+and every path comes from :mod:`pipeline.storage.layout`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
-import os
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -30,18 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline.fetch.archive import safe_run_id
 from pipeline.models import RunWindow
 from pipeline.schema import SCHEMA_VERSION
+from pipeline.storage import layout
+from pipeline.storage.layout import PART_FILE
+from pipeline.storage.root import Root, as_root
 
-PART_FILE = "part-0.parquet"
-MANIFEST_FILE = "_manifest.json"
-SCHEMA_FILE = "_schema.json"
-STAGING = "_staging"
-LOCKS = "_locks"
 # Row groups of ~20k articles (tens of MB of text) keep statistics useful for pruning by
 # source and time, without making DuckDB or Polars read huge groups for a small filter.
 ROW_GROUP_SIZE = 20_000
@@ -69,23 +63,10 @@ class PublishedPartition:
 
 
 class DatasetStore:
-    """One output root: published tables, the staging area, locks and small JSON documents."""
+    """One output root's published tables: staged, validated partitions swapped in under a lock."""
 
-    def __init__(self, root: str | Path) -> None:
-        root = str(root)
-        if "://" in root:
-            self.fs, base = pafs.FileSystem.from_uri(root)
-        else:
-            self.fs, base = pafs.LocalFileSystem(), os.path.abspath(root)
-        self.base = base.rstrip("/")
-        self.root = root
-        self.is_local = isinstance(self.fs, pafs.LocalFileSystem)
-
-    def path(self, *parts: str) -> str:
-        return "/".join([self.base, *parts])
-
-    def partition_path(self, table: str, window: RunWindow) -> str:
-        return self.path(table, window.partition, PART_FILE)
+    def __init__(self, root: str | Path | Root) -> None:
+        self.root = as_root(root)
 
     def write_partition(
         self,
@@ -96,21 +77,19 @@ class DatasetStore:
         run_id: str,
     ) -> PublishedPartition:
         """Stage, validate and publish one partition; ``data`` may be a stream of batches."""
+        root = self.root
         with self._lock(table_name, window):
             self._check_schema(table_name, schema)
-            staging_dir = self.path(STAGING, table_name, window.partition)
+            staging_dir = layout.partition_staging_dir(table_name, window)
             self._remove_stale(staging_dir)
-            attempt_dir = f"{staging_dir}/{safe_run_id(run_id)}-{uuid.uuid4().hex[:8]}"
+            attempt_dir = f"{staging_dir}/{layout.safe_run_id(run_id)}-{uuid.uuid4().hex[:8]}"
             staged = f"{attempt_dir}/{PART_FILE}"
-            self.fs.create_dir(attempt_dir, recursive=True)
+            final = layout.partition_file(table_name, window)
+            root.create_dir(attempt_dir)
             try:
                 rows = self._write(staged, data, schema)
-                if self.is_local:
-                    _fsync(staged)  # the rename must never publish data still in the page cache
                 digest = self._validate(staged, schema, rows)
-                final_dir = self.path(table_name, window.partition)
-                self.fs.create_dir(final_dir, recursive=True)
-                self.fs.move(staged, f"{final_dir}/{PART_FILE}")  # the swap
+                root.move(staged, final)  # the swap
                 manifest = {
                     "table": table_name,
                     "run_id": run_id,
@@ -120,50 +99,15 @@ class DatasetStore:
                     "files": [PART_FILE],
                     "sha256": digest,
                 }
-                self.write_json(f"{table_name}/{window.partition}/{MANIFEST_FILE}", manifest)
+                root.write_json(layout.manifest_file(table_name, window), manifest)
             except OSError as exc:
                 raise PartitionWriteError(
                     f"writing {table_name}/{window.partition} failed ({exc}); "
                     "the published partition is unchanged"
                 ) from exc
             finally:
-                self._delete_dir(attempt_dir)
-        return PublishedPartition(table_name, f"{final_dir}/{PART_FILE}", rows, manifest)
-
-    def write_json(self, relative: str, document: object) -> None:
-        """Write a small JSON document atomically (rename locally, one PUT elsewhere)."""
-        self.write_text(
-            relative, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
-        )
-
-    def write_text(self, relative: str, text: str) -> None:
-        """Write a small UTF-8 file atomically: a staged dot-file, then one rename / PUT."""
-        target = self.path(relative)
-        folder, name = target.rsplit("/", 1)
-        self.fs.create_dir(folder, recursive=True)
-        staged = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}"
-        with self.fs.open_output_stream(staged) as stream:
-            stream.write(text.encode("utf-8"))
-        self.fs.move(staged, target)
-
-    def read_json(self, relative: str) -> Any:
-        with self.fs.open_input_stream(self.path(relative)) as stream:
-            return json.loads(stream.read())
-
-    def exists(self, relative: str) -> bool:
-        return self.fs.get_file_info(self.path(relative)).type != pafs.FileType.NotFound
-
-    def write_table(self, relative: str, table: pa.Table) -> None:
-        """A plain (non-published) Parquet file, e.g. a stage's staged output."""
-        target = self.path(relative)
-        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        pq.write_table(table, target, filesystem=self.fs)
-
-    def read_table(self, relative: str, schema: pa.Schema | None = None) -> pa.Table:
-        return pq.read_table(self.path(relative), filesystem=self.fs, schema=schema)
-
-    def delete_dir(self, relative: str) -> None:
-        self._delete_dir(self.path(relative))
+                root.delete_dir(attempt_dir)
+        return PublishedPartition(table_name, root.path(final), rows, manifest)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -171,8 +115,9 @@ class DatasetStore:
         self, staged: str, data: pa.Table | Iterable[pa.RecordBatch], schema: pa.Schema
     ) -> int:
         rows = 0
+        # Durable: on a local disk the rename must never publish data still in the page cache.
         with (
-            self.fs.open_output_stream(staged) as stream,
+            self.root.open_output(staged, durable=True) as stream,
             pq.ParquetWriter(stream, schema, compression="zstd", write_statistics=True) as writer,
         ):
             for batch in _batches(data):
@@ -189,7 +134,7 @@ class DatasetStore:
 
     def _validate(self, staged: str, schema: pa.Schema, rows: int) -> str:
         try:
-            with self.fs.open_input_file(staged) as handle:
+            with self.root.open_input(staged) as handle:
                 parquet = pq.ParquetFile(handle)
                 if parquet.metadata.num_rows != rows:
                     raise PartitionWriteError(
@@ -198,7 +143,7 @@ class DatasetStore:
                 if not parquet.schema_arrow.equals(schema, check_metadata=False):
                     raise PartitionWriteError("staged file's schema differs from the declared one")
             digest = hashlib.sha256()
-            with self.fs.open_input_stream(staged) as stream:
+            with self.root.open_input(staged) as stream:
                 while chunk := stream.read(1 << 20):
                     digest.update(chunk)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -210,9 +155,9 @@ class DatasetStore:
 
         ``<table>/_schema.json`` records every column the dataset has ever had, with its type.
         """
-        relative = f"{table_name}/{SCHEMA_FILE}"
+        relative = layout.schema_file(table_name)
         columns = {field.name: str(field.type) for field in schema}
-        known: dict[str, Any] = self.read_json(relative) if self.exists(relative) else {}
+        known: dict[str, Any] = self.root.read_json(relative) if self.root.exists(relative) else {}
         known_columns: dict[str, str] = known.get("columns", {})
         for name, old_type in known_columns.items():
             new_type = columns.get(name)
@@ -224,16 +169,16 @@ class DatasetStore:
                 )
         merged = {**known_columns, **columns}
         if merged != known_columns:
-            self.write_json(relative, {"schema_version": SCHEMA_VERSION, "columns": merged})
+            self.root.write_json(relative, {"schema_version": SCHEMA_VERSION, "columns": merged})
 
     @contextlib.contextmanager
     def _lock(self, table_name: str, window: RunWindow) -> Iterator[None]:
-        if not self.is_local:
+        if not self.root.is_local:
             yield  # object stores: single-object writes, last writer wins whole
             return
-        lock_dir = Path(self.path(LOCKS, table_name))
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with (lock_dir / f"{window.partition}.lock").open("a") as handle:
+        lock_path = self.root.local_path(layout.lock_file(table_name, window))
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with lock_path.open("a") as handle:
             deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
             while True:
                 try:
@@ -252,14 +197,9 @@ class DatasetStore:
 
     def _remove_stale(self, staging_dir: str) -> None:
         """Only called under the partition lock: any attempt found here is a dead writer's."""
-        info = self.fs.get_file_info(pafs.FileSelector(staging_dir, allow_not_found=True))
-        for entry in info:
-            if entry.type == pafs.FileType.Directory:
-                self._delete_dir(entry.path)
-
-    def _delete_dir(self, path: str) -> None:
-        with contextlib.suppress(FileNotFoundError, OSError):
-            self.fs.delete_dir(path)
+        for name in self.root.list(staging_dir):
+            if self.root.is_dir(f"{staging_dir}/{name}"):
+                self.root.delete_dir(f"{staging_dir}/{name}")
 
 
 def _batches(data: pa.Table | Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -269,16 +209,12 @@ def _batches(data: pa.Table | Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBat
         yield from data
 
 
-def _fsync(path: str) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def write_partition(
-    table: pa.Table, output_root: str | Path, table_name: str, window: RunWindow, run_id: str
+    table: pa.Table,
+    output_root: str | Path | Root,
+    table_name: str,
+    window: RunWindow,
+    run_id: str,
 ) -> PublishedPartition:
     """Publish ``table`` as the day's partition of ``table_name`` under ``output_root``."""
     return DatasetStore(output_root).write_partition(

@@ -14,7 +14,6 @@ import time
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 from pipeline.extract.stage import build_source_articles
@@ -86,7 +85,7 @@ def run(
     )
     fixed = datetime(2026, 3, 10, 12, tzinfo=UTC)
     stats = SourceFetcher(source, WINDOW, settings, "run", clock=lambda: fixed).run()
-    built = build_source_articles(Path(stats.archive_file), WINDOW, "misbehaving")
+    built = build_source_articles(settings.archive_root, stats.archive_file, WINDOW, "misbehaving")
     log = {row.url.removeprefix(server.base_url): row for row in built.fetch_log}
     articles = {a.url.removeprefix(server.base_url): a for a in built.articles}
     for path in healthy:

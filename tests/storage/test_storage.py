@@ -33,6 +33,7 @@ from pipeline.storage.partitions import (
 
 WINDOW = RunWindow.for_day(date(2026, 3, 10))
 REPO = Path(__file__).resolve().parents[2]
+TESTS = Path(__file__).resolve().parent  # the subprocesses import sample() from this module
 
 
 def sample(n: int, tag: str = "a", day: int = 10) -> list[Article]:
@@ -143,7 +144,7 @@ def test_writer_killed_mid_write_leaves_the_old_partition_intact(tmp_path: Path)
     write_partition(published_table(sample(7)), tmp_path, "articles", WINDOW, "old")
     before = published_rows(tmp_path)
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(REPO / "tests" / "storage")],
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(TESTS)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
@@ -252,7 +253,7 @@ def test_full_disk_at_a_chosen_byte_is_a_clean_error(tmp_path: Path, capacity: i
     write_partition(published_table(sample(5)), tmp_path, "articles", WINDOW, "old")
     before = published_rows(tmp_path)
     store = DatasetStore(tmp_path)
-    store.fs = pafs.PyFileSystem(_FullDisk(capacity))
+    store.root.fs = pafs.PyFileSystem(_FullDisk(capacity))
     with pytest.raises(PartitionWriteError, match="published partition is unchanged"):
         store.write_partition(
             "articles", WINDOW, published_table(sample(3000)), ARTICLES_SCHEMA, "full"
@@ -308,7 +309,14 @@ CONCURRENT_WRITER = textwrap.dedent(
 def test_two_concurrent_writers_of_one_day_leave_exactly_one_set_of_rows(tmp_path: Path) -> None:
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), tag, str(REPO / "tests" / "storage")],
+            [
+                sys.executable,
+                "-c",
+                CONCURRENT_WRITER,
+                str(tmp_path),
+                tag,
+                str(TESTS),
+            ],
             cwd=REPO,
         )
         for tag in ("a", "b")
@@ -357,5 +365,5 @@ def test_any_pyarrow_filesystem_uri_works(tmp_path: Path) -> None:
         "articles", WINDOW, published_table(sample(4)), ARTICLES_SCHEMA, "mock"
     )
     assert published.path == "lake/articles/dt=2026-03-10/part-0.parquet"
-    assert store.read_table("articles/dt=2026-03-10/part-0.parquet").num_rows == 4
-    assert store.read_json("articles/dt=2026-03-10/_manifest.json")["row_count"] == 4
+    assert store.root.read_table("articles/dt=2026-03-10/part-0.parquet").num_rows == 4
+    assert store.root.read_json("articles/dt=2026-03-10/_manifest.json")["row_count"] == 4
