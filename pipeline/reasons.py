@@ -91,6 +91,12 @@ _ALL = (
     Reason("too_many_redirects", "fetch_log", "failed", "more redirects than allowed"),
     Reason("bad_scheme", "fetch_log", "failed", "not an http(s) URL"),
     Reason(
+        "bad_url",
+        "fetch_log",
+        "failed",
+        "the URL cannot be requested: a bad port or IPv6 host, unparseable, or far too long",
+    ),
+    Reason(
         "not_a_feed",
         "fetch_log",
         "failed",
@@ -126,7 +132,24 @@ _ALL = (
         "rejected",
         "the page is a listing, a section front or another non-article page",
     ),
-    Reason("unparseable", "rejects", "rejected", "the document is empty or cannot be parsed"),
+    Reason(
+        "unparseable",
+        "rejects",
+        "rejected",
+        "the document is empty, cannot be parsed, or nests deeper than the extractor walks",
+    ),
+    Reason(
+        "decode_error",
+        "rejects",
+        "rejected",
+        "the bytes are not text in any encoding found (binary data served as HTML)",
+    ),
+    Reason(
+        "extract_error",
+        "rejects",
+        "rejected",
+        "the extractor failed on this page (a bug: the detail names the exception)",
+    ),
     Reason(
         "out_of_window",
         "rejects",

@@ -178,6 +178,8 @@ class PublishResult:
     stories: int
     multi_copy_stories: int
     paths: dict[str, str]  # table (and "report") -> where it was written
+    # Sources whose fetch or extract failed (name -> why); their earlier rows, if any, are kept.
+    failed_sources: dict[str, str] = field(default_factory=dict)
 
     def totals(self) -> dict[str, Any]:
         skipped: Counter[str] = Counter()
@@ -214,6 +216,7 @@ class PublishResult:
             "stories": self.stories,
             "multi_copy_stories": self.multi_copy_stories,
             "paths": dict(self.paths),
+            "failed_sources": dict(self.failed_sources),
             "source_counts": {name: c.as_dict() for name, c in sorted(self.sources.items())},
         }
 

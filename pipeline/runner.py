@@ -74,10 +74,40 @@ def extract_source(
 
 
 def publish(
-    config: PipelineConfig, window: RunWindow, run_id: str, extracted: list[ExtractResult]
+    config: PipelineConfig,
+    window: RunWindow,
+    run_id: str,
+    extracted: list[ExtractResult],
+    failed_sources: dict[str, str] | None = None,
 ) -> PublishResult:
-    """Deduplicate the staged sources together and publish the day's partitions and report."""
-    return publish_day(config, window, run_id, extracted)
+    """Deduplicate the staged sources together and publish the day's partitions and report.
+
+    An enabled source with no extract result failed (``failed_sources`` may say why): the day is
+    published with the others, the failed source keeps the rows it had in the published
+    partition, if any, and the report flags it.
+    """
+    failed = dict(failed_sources or {})
+    done = {result.source for result in extracted}
+    for source in config.enabled_sources:
+        if source.name not in done:
+            failed.setdefault(source.name, "its fetch or extract task did not finish")
+    if not extracted and failed:
+        raise SourcesFailed(failed)
+    kept = list(extracted)
+    for name in sorted(failed):
+        carried = carry_over_source(config, window, run_id, name)
+        if carried is not None:
+            kept.append(carried)
+    return publish_day(config, window, run_id, kept, failed)
+
+
+class SourcesFailed(RuntimeError):
+    """Every source of the day failed: there is nothing to publish."""
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        self.failed = failed
+        lines = "; ".join(f"{name}: {why}" for name, why in sorted(failed.items()))
+        super().__init__(f"every source failed, nothing was published: {lines}")
 
 
 def run_day(
@@ -100,19 +130,41 @@ def run_day(
     unknown = sorted(set(chosen) - set(enabled))
     if unknown:
         raise ConfigError(f"unknown or disabled source(s) {unknown}; enabled: {enabled}")
+    check_roots(config)
     extracted: list[ExtractResult] = []
+    failed: dict[str, str] = {}
     archive = Root(config.settings.archive_root)
     for position, name in enumerate(enabled, start=1):
         log.info("%s: source %d/%d %s", window.partition, position, len(enabled), name)
-        if name in chosen:
-            fetched = fetch_source(config, window, run_id, name, from_archive=from_archive)
-            extracted.append(extract_source(config, window, run_id, name, fetched.archive_file))
-            continue
-        files = run_files(archive, window, name)
-        if files:
-            extracted.append(extract_source(config, window, run_id, name, files[-1]))
+        try:
+            if name in chosen:
+                fetched = fetch_source(config, window, run_id, name, from_archive=from_archive)
+                archive_file: str | None = fetched.archive_file
+            else:
+                files = run_files(archive, window, name)
+                archive_file = files[-1] if files else None
+            if archive_file is not None:
+                extracted.append(extract_source(config, window, run_id, name, archive_file))
+                continue
+        except MemoryError:
+            raise
+        except Exception as exc:  # one source's failure is that source's, not the day's
+            log.exception("%s: source %s failed", window.partition, name)
+            failed[name] = f"{type(exc).__name__}: {exc}"
             continue
         kept = carry_over_source(config, window, run_id, name)
         if kept is not None:
             extracted.append(kept)
-    return publish(config, window, run_id, extracted)
+    if not extracted and failed:
+        raise SourcesFailed(failed)
+    return publish(config, window, run_id, extracted, failed)
+
+
+def check_roots(config: PipelineConfig) -> None:
+    """Fail before any fetch when a root cannot be written (say, an s3:// root without keys)."""
+    for name in ("output_root", "archive_root"):
+        root = Root(getattr(config.settings, name))
+        try:
+            root.check_writable()
+        except OSError as exc:
+            raise ConfigError(f"settings.{name} = {root.display()} is not writable: {exc}") from exc

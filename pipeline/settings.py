@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -181,6 +182,10 @@ class Source(_Strict):
         for value in values:
             if not re.match(r"^https?://[^/\s]+", value):
                 raise ValueError(f"{value!r} is not an http(s) URL")
+            try:
+                urlsplit(value).port  # noqa: B018 - parsing the port is the check
+            except ValueError as exc:
+                raise ValueError(f"{value!r}: {exc}") from None
         return values
 
     @model_validator(mode="after")
@@ -201,6 +206,10 @@ class PipelineConfig(_Strict):
             if source.name in seen:
                 raise ValueError(f"duplicate source name {source.name!r}")
             seen.add(source.name)
+        # A run publishes every enabled source's day; with none it would replace each day's
+        # partitions with empty ones.
+        if not any(source.enabled for source in self.sources):
+            raise ValueError("no enabled source: list at least one under `sources`")
         return self
 
     @property

@@ -5,20 +5,22 @@ It reads only the archive, so a live run and a replay of the archive produce the
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.extract.body import DEFAULT_OPTIONS, ExtractionOptions
-from pipeline.extract.decode import decode_html
+from pipeline.extract.decode import UndecodableError, decode_html
 from pipeline.extract.page import ExtractionError, extract_article
 from pipeline.fetch.archive import ArchivedEvent, latest_per_url, load_response, read_events
 from pipeline.fetch.http import header_value
-from pipeline.fetch.urls import canonicalize, url_hash
+from pipeline.fetch.urls import BadUrl, canonicalize, url_hash
 from pipeline.models import Article, FetchOutcome, Reject, RunWindow
 from pipeline.results import SourceCounts
 from pipeline.storage.root import Root, as_root
 
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+")
 
 
@@ -62,10 +64,7 @@ def build_source_articles(
                 )
             )
             continue
-        status, headers, body = response
-        html, charset = decode_html(body, header_value(headers, "content-type"))
-        charsets[archived.url] = charset
-        outcome = _article(archived, status, html, charset, window, options)
+        outcome = _page_outcome(archived, response, window, options, charsets)
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
         else:
@@ -80,6 +79,37 @@ def build_source_articles(
             )
         )
     return result
+
+
+def _page_outcome(
+    archived: ArchivedEvent,
+    response: tuple[int, list[tuple[str, str]], bytes],
+    window: RunWindow,
+    options: ExtractionOptions,
+    charsets: dict[str, str],
+) -> Article | Reject:
+    """One page's article, or its reject: a bad page never raises out of the stage."""
+    status, headers, body = response
+
+    def reject(reason: str, detail: str) -> Reject:
+        return Reject(archived.url, archived.event.source, "extract", reason, detail)
+
+    try:
+        html, charset = decode_html(body, header_value(headers, "content-type"))
+    except UndecodableError as exc:
+        return reject("decode_error", str(exc))
+    charsets[archived.url] = charset
+    try:
+        return _article(archived, status, html, charset, window, options)
+    except RecursionError:
+        # The extractor's tree walk has a depth limit: Python's. Nesting that deep (a thousand
+        # unclosed <font> tags) is no article anyway.
+        return reject("unparseable", "the document nests deeper than the extractor walks")
+    except MemoryError:
+        raise
+    except Exception as exc:  # one page's extractor bug must not cost the source its day
+        log.exception("extract %s: %s failed", archived.event.source, archived.url)
+        return reject("extract_error", f"{type(exc).__name__}: {exc}"[:500])
 
 
 def _response_of(
@@ -130,7 +160,10 @@ def _article(
             f"published {published_at.isoformat()}, outside {window.partition}",
         )
 
-    canonical_url = canonicalize(extraction.canonical_url or final_url)
+    try:
+        canonical_url = canonicalize(extraction.canonical_url or final_url)
+    except BadUrl:  # a page declaring a broken canonical URL is still its own page
+        canonical_url = canonicalize(final_url)
     return Article(
         article_id=url_hash(canonical_url),
         url=event.url,

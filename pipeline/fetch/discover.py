@@ -6,12 +6,14 @@ Parsing is pure (bytes in, entries out) so it can run on live responses or on ar
 from __future__ import annotations
 
 import calendar
+import contextlib
 import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 from lxml import etree
@@ -49,8 +51,14 @@ class SitemapDocument:
     child_sitemaps: list[str] = field(default_factory=list)
 
 
-def parse_feed(body: bytes, content_type: str | None = None) -> list[Entry]:
-    """Parse RSS 0.9x/1.0/2.0 or Atom; raise NotAFeed for anything else."""
+def parse_feed(
+    body: bytes, content_type: str | None = None, base_url: str | None = None
+) -> list[Entry]:
+    """Parse RSS 0.9x/1.0/2.0 or Atom; raise NotAFeed for anything else.
+
+    Relative item links (``/news/a``, ``a.html``) are resolved against ``base_url``, the feed's
+    own URL, as a feed reader would.
+    """
     if not body.strip():
         raise NotAFeed("empty body")
     headers = {"content-type": content_type} if content_type else None
@@ -63,6 +71,10 @@ def parse_feed(body: bytes, content_type: str | None = None) -> list[Entry]:
         link = item.get("link")
         if not link:
             continue
+        if base_url:
+            # A link urljoin cannot parse is kept as it is: fetch records it as bad_url.
+            with contextlib.suppress(ValueError):
+                link = urljoin(base_url, link)
         moment = item.get("published_parsed") or item.get("updated_parsed")
         published = (
             datetime.fromtimestamp(calendar.timegm(moment), tz=UTC) if moment is not None else None

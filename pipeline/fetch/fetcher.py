@@ -28,6 +28,7 @@ from pipeline.fetch.discover import (
     window_decision,
 )
 from pipeline.fetch.http import HttpResult, PoliteClient
+from pipeline.fetch.urls import BadUrl
 from pipeline.models import Candidate, FetchEvent, ResponseRef, RunWindow
 from pipeline.reasons import is_skip
 from pipeline.results import FetchResult
@@ -151,7 +152,9 @@ class SourceFetcher:
             if body is None:
                 continue
             try:
-                entries = parse_feed(body, response.effective.header("content-type"))
+                entries = parse_feed(
+                    body, response.effective.header("content-type"), base_url=feed_url
+                )
             except NotAFeed as exc:
                 self._discovery_event(feed_url, "feed", response, "not_a_feed", str(exc))
                 continue
@@ -220,7 +223,11 @@ class SourceFetcher:
         cap = self.settings.discovery.max_urls_per_source
         for candidate in candidates:
             self.stats.discovered += 1
-            canonical_candidate, kept_as = deduper.first(candidate)
+            try:
+                canonical_candidate, kept_as = deduper.first(candidate)
+            except BadUrl as exc:
+                self._page_event(candidate, None, "failed", "bad_url", str(exc))
+                continue
             if kept_as is not None:
                 self._page_event(
                     candidate, None, "skipped", "duplicate_url", f"same canonical URL as {kept_as}"

@@ -21,7 +21,9 @@ Run report
         over its reports of the previous ``history_days`` days plus ``FAILURE_RATE_MARGIN``
         (with fewer than ``MIN_HISTORY_REPORTS`` earlier reports: above
         ``DEFAULT_MAX_FAILURE_RATE``);
-      * ``unaccounted``: the counts above do not add up.
+      * ``unaccounted``: the counts above do not add up;
+      * ``source_failed``: the source's fetch or extract failed; the day was published without
+        it (keeping its rows of an earlier run of the day, if there was one).
 """
 
 from __future__ import annotations
@@ -113,7 +115,9 @@ def build_report(
     articles = _read(root, "articles", window, _ARTICLE_COLUMNS)
     manifest = _read_manifest(root, window)
     run_id = manifest.get("run_id")
-    counts = _counts_from_summary(root, window, run_id) or _counts_from_rows(root, window, articles)
+    summary = _run_summary(root, window, run_id)
+    counts = _summary_counts(summary) or _counts_from_rows(root, window, articles)
+    failed_sources: dict[str, str] = dict(summary.get("failed_sources") or {})
     history = _history(root, window, history_days)
     sources = {
         name: _source_report(
@@ -133,7 +137,8 @@ def build_report(
         "coverage": _coverage(articles),
         "duplicate_rate": _share(totals["duplicates"], totals["written"]),
         "top_stories": _top_stories(articles),
-        "flags": _flags(sources),
+        "failed_sources": failed_sources,
+        "flags": _failed_source_flags(failed_sources, sources) + _flags(sources),
         "history": {
             "days": sorted(history),
             "min_reports": MIN_HISTORY_REPORTS,
@@ -162,16 +167,19 @@ def _read_manifest(root: Root, window: RunWindow) -> dict[str, Any]:
     return manifest if isinstance(manifest, dict) else {}
 
 
-def _counts_from_summary(
-    root: Root, window: RunWindow, run_id: str | None
-) -> dict[str, SourceCounts] | None:
-    """The stages' own counts, when the summary belongs to the run that published the day."""
+def _run_summary(root: Root, window: RunWindow, run_id: str | None) -> dict[str, Any]:
+    """The summary of the run that published the day; {} for another run's or none."""
     relative = layout.report_file(window, SUMMARY_JSON)
     if not root.exists(relative):
-        return None
+        return {}
     summary = root.read_json(relative)
     if not isinstance(summary, dict) or summary.get("run_id") != run_id:
-        return None
+        return {}
+    return summary
+
+
+def _summary_counts(summary: Mapping[str, Any]) -> dict[str, SourceCounts] | None:
+    """The stages' own per-source counts, as the run's summary recorded them."""
     documents = summary.get("source_counts")
     if not isinstance(documents, dict):
         return None
@@ -371,6 +379,20 @@ def _flags(sources: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
                     f"{name}: {counts['unaccounted']} discovered URLs are unaccounted for",
                 )
             )
+    return flags
+
+
+def _failed_source_flags(
+    failed: Mapping[str, str], sources: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    flags = []
+    for name, why in sorted(failed.items()):
+        kept = (
+            f"its {sources[name]['written']} rows from the earlier run of the day are kept"
+            if name in sources
+            else "it has no rows for the day"
+        )
+        flags.append(_flag(name, "source_failed", f"{name} failed ({why}); {kept}"))
     return flags
 
 

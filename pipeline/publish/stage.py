@@ -69,10 +69,16 @@ def carry_over_source(
     published = {table: layout.partition_file(table, window) for table in STAGED_TABLES}
     if not all(root.exists(path) for path in published.values()):
         return None
-    staged = {}
+    tables = {}
     for table, path in published.items():
         rows = root.read_table(path, schema=PUBLISHED_TABLES[table])
-        rows = rows.filter(pc.equal(rows["source"], source)).select(STAGED_TABLES[table].names)
+        tables[table] = rows.filter(pc.equal(rows["source"], source)).select(
+            STAGED_TABLES[table].names
+        )
+    if not tables["fetch_log"].num_rows:
+        return None  # the source had nothing in the day's partitions
+    staged = {}
+    for table, rows in tables.items():
         staged[table] = layout.staged_table_file(window, run_id, source, table)
         root.write_table(staged[table], rows)
     log.info("%s: source %s carried over from the published partition", window.partition, source)
@@ -81,9 +87,16 @@ def carry_over_source(
 
 
 def publish_day(
-    config: PipelineConfig, window: RunWindow, run_id: str, extracted: list[ExtractResult]
+    config: PipelineConfig,
+    window: RunWindow,
+    run_id: str,
+    extracted: list[ExtractResult],
+    failed_sources: dict[str, str] | None = None,
 ) -> PublishResult:
-    """Deduplicate the staged sources together and publish the day's partitions."""
+    """Deduplicate the staged sources together and publish the day's partitions.
+
+    ``failed_sources`` (name -> why) are recorded in the summary and flagged by the report.
+    """
     store = DatasetStore(config.settings.output_root)
     root = store.root
     articles: list[Article] = []
@@ -116,6 +129,7 @@ def publish_day(
         stories=result.stories,
         multi_copy_stories=_multi_copy_stories(result.assignments),
         paths=paths,
+        failed_sources=dict(sorted((failed_sources or {}).items())),
     )
     root.write_json(layout.report_file(window, SUMMARY_JSON), published.summary())
     write_run_report(root, window, history_days=config.settings.report.history_days)

@@ -203,6 +203,12 @@ class Root:
     def create_dir(self, relative: str) -> None:
         self.fs.create_dir(self.path(relative), recursive=True)
 
+    def check_writable(self) -> None:
+        """Write and remove a small probe file: credentials and permissions fail here, early."""
+        probe = f"._probe-{uuid.uuid4().hex}"
+        self.write_bytes(probe, b"")
+        self.delete_file(probe)
+
     def local_path(self, relative: str = "") -> Path:
         """The ``pathlib`` path of a local root; an error for any other filesystem.
 
