@@ -69,7 +69,14 @@ def extract_source(
     options = config.settings.extraction_options()
     built = build_source_articles(archive, archive_file, window, source_name, options)
     result = stage_source(config, window, run_id, built)
-    log.info("extract %s: %s", source_name, result.counts.as_dict())
+    counts = result.counts
+    log.info(
+        "extract %s: %d pages fetched, %d articles, rejected %s",
+        source_name,
+        counts.fetched,
+        result.articles,
+        counts.rejected,
+    )
     return result
 
 

@@ -27,6 +27,7 @@ from pipeline.publish.report import (
 )
 from pipeline.settings import load_config
 from pipeline.storage import layout
+from pipeline.storage.partitions import DatasetStore
 from pipeline.storage.root import Root
 
 
@@ -86,8 +87,5 @@ def load_or_build(root: str | Path, window: RunWindow) -> dict[str, Any]:
 
 
 def _published_run(location: Root, window: RunWindow) -> str | None:
-    relative = layout.manifest_file("articles", window)
-    if not location.exists(relative):
-        return None
-    manifest = location.read_json(relative)
-    return manifest.get("run_id") if isinstance(manifest, dict) else None
+    manifest = DatasetStore(location).committed(window)
+    return manifest.run_id if manifest else None

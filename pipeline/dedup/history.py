@@ -29,13 +29,14 @@ from pipeline.dedup.stories import (
 )
 from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
-from pipeline.storage import layout
-from pipeline.storage.partitions import PublishedPartition, write_partition
+from pipeline.storage.partitions import DatasetStore, PublishedPartition, write_partition
 from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
 
 INDEX_TABLE = "dedup_index"
+#: How long a run waits for an earlier day's writer before refusing to read its history.
+HISTORY_WAIT_SECONDS = 15 * 60
 
 INDEX_SCHEMA = pa.schema(
     [
@@ -61,10 +62,23 @@ def deduplicate_against_history(
     *,
     run_id: str = "dedup",
 ) -> DedupResult:
-    """Deduplicate the day's articles together and against earlier days, then write the day's index.
+    """Deduplicate the day's articles together and against earlier days, then commit the index.
 
     Rerunning day D replaces D's index only; days after D keep the story ids they were given.
+    (``publish`` uses :func:`dedup_day` instead, to commit the index with the day's tables.)
     """
+    result, index = dedup_day(articles, settings, output_root, window)
+    write_index(index, output_root, window, run_id)
+    return result
+
+
+def dedup_day(
+    articles: list[Article],
+    settings: DedupSettings,
+    output_root: str | Path | Root,
+    window: RunWindow,
+) -> tuple[DedupResult, pa.Table]:
+    """The day's stories against earlier days' index, and the day's own index rows to commit."""
     unique, rejects = collapse_canonical_urls(articles)
     fp = fingerprint([a.text for a in unique], settings)
     root = as_root(output_root)
@@ -79,18 +93,24 @@ def deduplicate_against_history(
         len(prior.edges),
         len(prior.rows),
     )
-    write_index(index_table(unique, assignments, fp, settings), output_root, window, run_id)
-    return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
+    index = index_table(unique, assignments, fp, settings)
+    return DedupResult(articles=unique, assignments=assignments, rejects=rejects), index
 
 
 def history_files(
     output_root: str | Path | Root, window: RunWindow, history_days: int
 ) -> list[str]:
     """Index files (relative to the output root) of the ``history_days`` days before the day."""
-    root = as_root(output_root)
-    days = (window.day - timedelta(days=back) for back in range(history_days, 0, -1))
-    paths = (layout.partition_file(INDEX_TABLE, RunWindow.for_day(day)) for day in days)
-    return [path for path in paths if root.is_file(path)]
+    store = DatasetStore(as_root(output_root))
+    files = []
+    for back in range(history_days, 0, -1):
+        day = RunWindow.for_day(window.day - timedelta(days=back))
+        # Never read a day whose writer is midway: wait for its commit (local disks).
+        store.wait_for_day(day, HISTORY_WAIT_SECONDS)
+        committed = store.committed_file(INDEX_TABLE, day)
+        if committed is not None:
+            files.append(committed)
+    return files
 
 
 def find_prior_matches(

@@ -48,6 +48,7 @@ from matplotlib.ticker import MaxNLocator
 from pipeline.models import FetchOutcome, Reject, RunWindow, StoryAssignment
 from pipeline.results import SourceCounts
 from pipeline.storage import layout
+from pipeline.storage.partitions import DatasetStore
 from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
@@ -90,8 +91,8 @@ class ReportError(FileNotFoundError):
 
 
 def has_partitions(output_root: str | Path | Root, window: RunWindow) -> bool:
-    root = as_root(output_root)
-    return all(root.exists(layout.partition_file(table, window)) for table in _TABLES)
+    manifest = DatasetStore(output_root).committed(window)
+    return manifest is not None and all(table in manifest.tables for table in _TABLES)
 
 
 def build_report(
@@ -106,17 +107,19 @@ def build_report(
     summary belongs to another run is counted from its published rows, with the same counters.
     """
     root = as_root(output_root)
-    missing = [table for table in _TABLES if not root.exists(layout.partition_file(table, window))]
-    if missing:
+    manifest = DatasetStore(root).committed(window)
+    files = manifest.tables if manifest else {}
+    missing = [table for table in _TABLES if table not in files]
+    if manifest is None or missing:
         raise ReportError(
             f"no published {', '.join(missing)} partition for {window.partition} under "
             f"{root.display()}; run the day first (newsingest run --date {window.day.isoformat()})"
         )
-    articles = _read(root, "articles", window, _ARTICLE_COLUMNS)
-    manifest = _read_manifest(root, window)
-    run_id = manifest.get("run_id")
+    paths = {table: files[table].file for table in _TABLES}
+    articles = _read(root, paths["articles"], _ARTICLE_COLUMNS)
+    run_id = manifest.run_id
     summary = _run_summary(root, window, run_id)
-    counts = _summary_counts(summary) or _counts_from_rows(root, window, articles)
+    counts = _summary_counts(summary) or _counts_from_rows(root, paths, articles)
     failed_sources: dict[str, str] = dict(summary.get("failed_sources") or {})
     history = _history(root, window, history_days)
     sources = {
@@ -145,26 +148,14 @@ def build_report(
             "failure_rate_margin": FAILURE_RATE_MARGIN,
             "default_max_failure_rate": DEFAULT_MAX_FAILURE_RATE,
         },
-        "paths": {table: root.display(layout.partition_file(table, window)) for table in _TABLES},
+        "paths": {table: root.path(file) for table, file in paths.items()},
     }
 
 
-def _read(
-    root: Root, table: str, window: RunWindow, columns: list[str] | None
-) -> list[dict[str, Any]]:
-    data: pa.Table = pq.read_table(
-        root.path(layout.partition_file(table, window)), filesystem=root.fs, columns=columns
-    )
+def _read(root: Root, relative: str, columns: list[str] | None) -> list[dict[str, Any]]:
+    data: pa.Table = pq.read_table(root.path(relative), filesystem=root.fs, columns=columns)
     rows: list[dict[str, Any]] = data.to_pylist()
     return rows
-
-
-def _read_manifest(root: Root, window: RunWindow) -> dict[str, Any]:
-    relative = layout.manifest_file("articles", window)
-    if not root.exists(relative):
-        return {}
-    manifest = root.read_json(relative)
-    return manifest if isinstance(manifest, dict) else {}
 
 
 def _run_summary(root: Root, window: RunWindow, run_id: str | None) -> dict[str, Any]:
@@ -187,10 +178,10 @@ def _summary_counts(summary: Mapping[str, Any]) -> dict[str, SourceCounts] | Non
 
 
 def _counts_from_rows(
-    root: Root, window: RunWindow, articles: list[dict[str, Any]]
+    root: Root, paths: Mapping[str, str], articles: list[dict[str, Any]]
 ) -> dict[str, SourceCounts]:
-    fetch_log = [FetchOutcome(**row) for row in _read(root, "fetch_log", window, None)]
-    rejects = [Reject(**row) for row in _read(root, "rejects", window, None)]
+    fetch_log = [FetchOutcome(**row) for row in _read(root, paths["fetch_log"], None)]
+    rejects = [Reject(**row) for row in _read(root, paths["rejects"], None)]
     names = {row.source for row in fetch_log} | {row.source for row in rejects}
     names |= {row["source"] for row in articles}
     return {

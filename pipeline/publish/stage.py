@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 
 import pyarrow.compute as pc
 
-from pipeline.dedup.history import deduplicate_against_history
+from pipeline.dedup.history import INDEX_SCHEMA, INDEX_TABLE, dedup_day
 from pipeline.extract.stage import SourceArticles
 from pipeline.models import Article, FetchOutcome, Reject, RunWindow, StoryAssignment
 from pipeline.publish.report import REPORT_HTML, SUMMARY_JSON, write_run_report
@@ -29,7 +29,7 @@ from pipeline.schema import (
 )
 from pipeline.settings import PipelineConfig
 from pipeline.storage import layout
-from pipeline.storage.partitions import DatasetStore
+from pipeline.storage.partitions import DatasetStore, TableWrite
 from pipeline.storage.root import Root
 
 log = logging.getLogger(__name__)
@@ -65,10 +65,12 @@ def carry_over_source(
     config: PipelineConfig, window: RunWindow, run_id: str, source: str
 ) -> ExtractResult | None:
     """Stage a source's rows from the published partition (it has no archive); None if none."""
-    root = DatasetStore(config.settings.output_root).root
-    published = {table: layout.partition_file(table, window) for table in STAGED_TABLES}
-    if not all(root.exists(path) for path in published.values()):
+    store = DatasetStore(config.settings.output_root)
+    root = store.root
+    manifest = store.committed(window)
+    if manifest is None or not all(table in manifest.tables for table in STAGED_TABLES):
         return None
+    published = {table: manifest.tables[table].file for table in STAGED_TABLES}
     tables = {}
     for table, path in published.items():
         rows = root.read_table(path, schema=PUBLISHED_TABLES[table])
@@ -108,18 +110,20 @@ def publish_day(
         articles += built.articles
         rejects += built.rejects
         fetch_log += built.fetch_log
-    result = deduplicate_against_history(
-        articles, config.settings.dedup, root, window, run_id=run_id
-    )
+    result, index = dedup_day(articles, config.settings.dedup, root, window)
     tables = {
-        "articles": articles_to_table(result.articles, result.assignments),
-        "rejects": records_to_table(rejects + result.rejects, REJECTS_SCHEMA),
-        "fetch_log": records_to_table(fetch_log, FETCH_LOG_SCHEMA),
+        "articles": TableWrite(
+            articles_to_table(result.articles, result.assignments), ARTICLES_SCHEMA
+        ),
+        "rejects": TableWrite(
+            records_to_table(rejects + result.rejects, REJECTS_SCHEMA), REJECTS_SCHEMA
+        ),
+        "fetch_log": TableWrite(records_to_table(fetch_log, FETCH_LOG_SCHEMA), FETCH_LOG_SCHEMA),
+        INDEX_TABLE: TableWrite(index, INDEX_SCHEMA),
     }
-    paths = {
-        name: store.write_partition(name, window, table, PUBLISHED_TABLES[name], run_id).path
-        for name, table in tables.items()
-    }
+    # One commit for the whole day: a reader sees all four tables of this run, or of the last.
+    manifest = store.write_day(window, tables, run_id)
+    paths = {name: root.path(manifest.tables[name].file) for name in tables}
     paths["report"] = root.path(layout.report_file(window, REPORT_HTML))
     published = PublishResult(
         partition=window.partition,

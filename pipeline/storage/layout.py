@@ -7,12 +7,13 @@ Two roots, each a local path or a URI (see :mod:`pipeline.storage.root`):
     ``_validators/<source>.json``             ETag/Last-Modified per URL, pointing into the archive
 
 ``output_root``
-    ``<table>/dt=YYYY-MM-DD/part-0.parquet``  a published partition (articles, fetch_log, rejects,
-                                               dedup_index), with ``_manifest.json`` beside it
+    ``_days/dt=YYYY-MM-DD.json``              the day manifest: the commit naming each table's file
+    ``<table>/dt=YYYY-MM-DD/part-<v>.parquet`` a table's day as commit <v> wrote it (articles,
+                                               fetch_log, rejects, dedup_index)
     ``<table>/_schema.json``                  every column the table has ever had
-    ``_staging/<table>/dt=.../<attempt>/``    a partition being written
+    ``_staging/days/dt=.../<v>/``             a day being written
     ``_staging/_runs/dt=.../<run>/<source>/`` what extract hands to publish
-    ``_locks/<table>/dt=....lock``            writer locks (local disks)
+    ``_locks/dt=....lock``                    the day's writer lock (local disks)
     ``reports/dt=YYYY-MM-DD/``                summary.json, report.json, report.html
 """
 
@@ -22,9 +23,9 @@ import re
 
 from pipeline.models import RunWindow
 
-PART_FILE = "part-0.parquet"
-MANIFEST_FILE = "_manifest.json"
 SCHEMA_FILE = "_schema.json"
+LEGACY_PART_FILE = "part-0.parquet"  # days published before day manifests
+DAYS = "_days"
 STAGING = "_staging"
 LOCKS = "_locks"
 VALIDATORS = "_validators"
@@ -69,29 +70,31 @@ def partition_dir(table: str, window: RunWindow) -> str:
     return f"{table}/{window.partition}"
 
 
-def partition_file(table: str, window: RunWindow) -> str:
-    return f"{partition_dir(table, window)}/{PART_FILE}"
+def versioned_partition_file(table: str, window: RunWindow, version: str) -> str:
+    """A day's file of a table as one commit wrote it; the day manifest says which is current."""
+    return f"{partition_dir(table, window)}/part-{version}.parquet"
 
 
-def partition_file_for_day(table: str, partition: str) -> str:
-    """The same as :func:`partition_file` for a ``dt=YYYY-MM-DD`` label."""
-    return f"{table}/{partition}/{PART_FILE}"
+def is_partition_data(name: str) -> bool:
+    """A data file of a partition (any version), as opposed to other files in its folder."""
+    return name.startswith("part-") and name.endswith(".parquet")
 
 
-def manifest_file(table: str, window: RunWindow) -> str:
-    return f"{partition_dir(table, window)}/{MANIFEST_FILE}"
+def day_manifest_file(window: RunWindow) -> str:
+    """The day's commit record: which file of each table is published."""
+    return f"{DAYS}/{window.partition}.json"
+
+
+def day_staging_dir(window: RunWindow) -> str:
+    return f"{STAGING}/days/{window.partition}"
+
+
+def day_lock_file(window: RunWindow) -> str:
+    return f"{LOCKS}/{window.partition}.lock"
 
 
 def schema_file(table: str) -> str:
     return f"{table}/{SCHEMA_FILE}"
-
-
-def partition_staging_dir(table: str, window: RunWindow) -> str:
-    return f"{STAGING}/{table}/{window.partition}"
-
-
-def lock_file(table: str, window: RunWindow) -> str:
-    return f"{LOCKS}/{table}/{window.partition}.lock"
 
 
 def run_staging_dir(window: RunWindow, run_id: str) -> str:

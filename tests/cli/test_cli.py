@@ -2,9 +2,8 @@
 
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from pipeline.cli import main
+from pipeline.dataset import read_day
 from pipeline.demo.catalog import MAIN_DAY
 from pipeline.demo.server import DemoSite
 
@@ -12,13 +11,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def articles(out: Path) -> list[dict]:
-    (part,) = (out / "articles").glob("dt=*/part-0.parquet")
-    return pq.read_table(part).to_pylist()
+    return read_day(out, "articles", MAIN_DAY).to_pylist()
 
 
 def fetch_outcomes(out: Path) -> dict[str, str]:
-    (part,) = (out / "fetch_log").glob("dt=*/part-0.parquet")
-    rows = pq.read_table(part).to_pylist()
+    rows = read_day(out, "fetch_log", MAIN_DAY).to_pylist()
     return {row["url"]: row["outcome"] for row in rows if row["role"] == "page"}
 
 

@@ -11,9 +11,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
+from pipeline.dataset import read_day
 from pipeline.errors import ConfigError
 from pipeline.models import RunWindow
 from pipeline.runner import SourcesFailed, run_day
@@ -47,8 +47,7 @@ def feed(links: list[str]) -> bytes:
 
 
 def published(settings: Settings, table: str) -> list[dict[str, Any]]:
-    path = Path(settings.output_root) / layout.partition_file(table, WINDOW)
-    return pq.read_table(path).to_pylist()
+    return read_day(settings.output_root, table, WINDOW).to_pylist()
 
 
 def config_of(settings: Settings, *sources: Source) -> PipelineConfig:

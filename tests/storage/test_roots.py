@@ -15,12 +15,12 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.dataset import read_day
 from pipeline.demo.catalog import MAIN_DAY
 from pipeline.demo.server import DemoSite
 from pipeline.models import RunWindow
 from pipeline.runner import run_day
 from pipeline.settings import PipelineConfig, load_config
-from pipeline.storage import layout
 from pipeline.storage.root import Root, StorageError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def run_two_days(config: PipelineConfig) -> None:
 def rows(root: Root, table: str) -> list[dict[str, Any]]:
     found = []
     for day in DAYS:
-        data = root.read_table(layout.partition_file(table, RunWindow.for_day(day)))
+        data = read_day(root.uri, table, day)
         found += [{k: v for k, v in row.items() if k not in VOLATILE} for row in data.to_pylist()]
     return sorted(found, key=repr)
 
@@ -85,10 +85,7 @@ def test_two_days_on_a_non_local_filesystem_join_cross_day_stories(demo_url: str
 
     out = Root(config.settings.output_root)
     assert not out.is_local
-    day1, day2 = (
-        out.read_table(layout.partition_file("articles", RunWindow.for_day(day))).to_pylist()
-        for day in DAYS
-    )
+    day1, day2 = (read_day(out.uri, "articles", day).to_pylist() for day in DAYS)
     day1_stories = {row["story_id"] for row in day1}
     joined = [row for row in day2 if row["story_id"] in day1_stories]
     assert joined, "no day-2 copy joined a day-1 story: the history index was not found"
@@ -99,7 +96,7 @@ def test_two_days_on_a_non_local_filesystem_join_cross_day_stories(demo_url: str
     assert archive.list(f"dt={DAYS[1].isoformat()}")
     window = RunWindow.for_day(DAYS[1])
     run_day(config, window, "roots__replay", from_archive=True)
-    replayed = out.read_table(layout.partition_file("articles", window)).to_pylist()
+    replayed = read_day(out.uri, "articles", window).to_pylist()
     strip = lambda table: sorted(  # noqa: E731
         ({k: v for k, v in r.items() if k not in VOLATILE} for r in table), key=repr
     )
