@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
+    except OSError as exc:  # missing or damaged files: the message names the file
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

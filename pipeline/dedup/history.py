@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from pipeline.dedup.fingerprint import Fingerprints, fingerprint, signature_scheme
 from pipeline.dedup.stories import (
@@ -29,7 +30,12 @@ from pipeline.dedup.stories import (
 )
 from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
-from pipeline.storage.partitions import DatasetStore, PublishedPartition, write_partition
+from pipeline.storage.partitions import (
+    CorruptState,
+    DatasetStore,
+    PublishedPartition,
+    write_partition,
+)
 from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
@@ -98,7 +104,11 @@ def dedup_day(
 
 
 def history_files(
-    output_root: str | Path | Root, window: RunWindow, history_days: int
+    output_root: str | Path | Root,
+    window: RunWindow,
+    history_days: int,
+    *,
+    wait_seconds: float = HISTORY_WAIT_SECONDS,
 ) -> list[str]:
     """Index files (relative to the output root) of the ``history_days`` days before the day."""
     store = DatasetStore(as_root(output_root))
@@ -106,7 +116,7 @@ def history_files(
     for back in range(history_days, 0, -1):
         day = RunWindow.for_day(window.day - timedelta(days=back))
         # Never read a day whose writer is midway: wait for its commit (local disks).
-        store.wait_for_day(day, HISTORY_WAIT_SECONDS)
+        store.wait_for_day(day, wait_seconds)
         committed = store.committed_file(INDEX_TABLE, day)
         if committed is not None:
             files.append(committed)
@@ -147,10 +157,7 @@ def find_prior_matches(
         con.register("today_rows", today_rows)
         # A dataset, not a table: each query then reads only the columns it needs, from any
         # filesystem the storage layer serves.
-        history = ds.dataset(
-            [root.path(relative) for relative in files], filesystem=root.fs, format="parquet"
-        )
-        con.register("history", history)
+        con.register("history", _open_history(root, files))
         edges = con.execute(
             """
             WITH band_hits AS (
@@ -223,6 +230,24 @@ def find_prior_matches(
         rows=prior_rows,
         edges=[(int(idx), article_id, bool(exact)) for idx, article_id, exact in edges],
     )
+
+
+def _open_history(root: Root, files: list[str]) -> ds.Dataset:
+    """The earlier days' index files as one dataset; a damaged one is named, not skipped."""
+    try:
+        return ds.dataset([root.path(f) for f in files], filesystem=root.fs, format="parquet")
+    except (pa.ArrowInvalid, OSError) as exc:
+        for relative in files:
+            try:
+                pq.ParquetFile(root.path(relative), filesystem=root.fs)
+            except (pa.ArrowInvalid, OSError) as damage:
+                day = relative.split("/")[1]
+                raise CorruptState(
+                    f"the dedup index file {root.display(relative)} is unreadable ({damage}); "
+                    f"reprocess {day} to rewrite it (newsingest run --date "
+                    f"{day.removeprefix('dt=')} --from-archive)"
+                ) from damage
+        raise CorruptState(f"the dedup index of earlier days is unreadable: {exc}") from exc
 
 
 def index_table(

@@ -97,17 +97,25 @@ def schema_file(table: str) -> str:
     return f"{table}/{SCHEMA_FILE}"
 
 
+def run_staging_parent(window: RunWindow) -> str:
+    return f"{STAGING}/_runs/{window.partition}"
+
+
 def run_staging_dir(window: RunWindow, run_id: str) -> str:
     """Where a run's stages hand files to each other."""
-    return f"{STAGING}/_runs/{window.partition}/{safe_run_id(run_id)}"
+    return f"{run_staging_parent(window)}/{safe_run_id(run_id)}"
 
 
 def staged_table_file(window: RunWindow, run_id: str, source: str, table: str) -> str:
     return f"{run_staging_dir(window, run_id)}/{source}/{table}.parquet"
 
 
+def report_dir(window: RunWindow) -> str:
+    return f"{REPORTS}/{window.partition}"
+
+
 def report_file(window: RunWindow, name: str) -> str:
-    return f"{REPORTS}/{window.partition}/{name}"
+    return f"{report_dir(window)}/{name}"
 
 
 def report_file_for_day(partition: str, name: str) -> str:

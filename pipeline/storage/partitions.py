@@ -51,6 +51,8 @@ from pipeline.storage.root import Root, StorageError, as_root
 # source and time, without making DuckDB or Polars read huge groups for a small filter.
 ROW_GROUP_SIZE = 20_000
 LOCK_TIMEOUT_SECONDS = 15 * 60
+#: Another run's hand-over folder (extract -> publish) this old is a killed run's, not a live one.
+STALE_RUN_SECONDS = 6 * 3600
 MANIFEST_VERSION = 1
 #: Tests set these to stop a writer just before a named step (then kill it): see _checkpoint.
 PAUSE_AT_ENV = "NEWSINGEST_TEST_PAUSE_AT"
@@ -230,6 +232,7 @@ class DatasetStore:
         with self._day_lock(window, LOCK_TIMEOUT_SECONDS):
             previous = self.committed(window)
             self._remove_leftovers(window, previous)
+            self._remove_stale_runs(window, keep=run_id)
             for name, write in tables.items():
                 self._check_schema(name, write.schema)
             staging = f"{layout.day_staging_dir(window)}/{version}"
@@ -335,7 +338,17 @@ class DatasetStore:
         """
         relative = layout.schema_file(table_name)
         columns = {field.name: str(field.type) for field in schema}
-        known: dict[str, Any] = self.root.read_json(relative) if self.root.exists(relative) else {}
+        try:
+            known: dict[str, Any] = (
+                self.root.read_json(relative) if self.root.exists(relative) else {}
+            )
+            if not isinstance(known, dict) or not isinstance(known.get("columns", {}), dict):
+                raise ValueError("not an object with a 'columns' object")
+        except (StorageError, ValueError) as exc:
+            raise CorruptState(
+                f"{self.root.display(relative)} is damaged ({exc}); it only records the "
+                "table's columns: delete it and rerun, and it is written anew"
+            ) from exc
         known_columns: dict[str, str] = known.get("columns", {})
         for name, old_type in known_columns.items():
             new_type = columns.get(name)
@@ -390,10 +403,26 @@ class DatasetStore:
                 if relative not in named and layout.is_partition_data(name):
                     root.delete_file(relative)
         root.delete_dir(layout.day_staging_dir(window))
-        days = layout.day_manifest_file(window).rsplit("/", 1)
-        for name in root.list(days[0]):
-            if name.startswith(f".{days[1]}.") and name.endswith(".tmp"):
-                root.delete_file(f"{days[0]}/{name}")
+        # Small files are written as a dot-file then renamed; a kill in between leaves the dot-file.
+        days_dir, manifest_name = layout.day_manifest_file(window).rsplit("/", 1)
+        for folder, prefix in (
+            (days_dir, f".{manifest_name}."),
+            (layout.report_dir(window), "."),
+        ):
+            for name in root.list(folder):
+                if name.startswith(prefix) and name.endswith(".tmp"):
+                    root.delete_file(f"{folder}/{name}")
+
+    def _remove_stale_runs(self, window: RunWindow, keep: str) -> None:
+        """Other runs' hand-over folders of the day that nobody has touched for hours."""
+        folder = layout.run_staging_parent(window)
+        now = time.time()
+        for name in self.root.list(folder):
+            if name == layout.safe_run_id(keep):
+                continue
+            age = self.root.age_seconds(f"{folder}/{name}", now)
+            if age is not None and age > STALE_RUN_SECONDS:
+                self.root.delete_dir(f"{folder}/{name}")
 
 
 def _batches(data: pa.Table | Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:

@@ -101,6 +101,12 @@ class Root:
     def size(self, relative: str) -> int:
         return int(self._info(relative).size or 0)
 
+    def age_seconds(self, relative: str, now: float) -> float | None:
+        """Seconds since ``relative`` was last modified, as of ``now`` (a Unix time); None if
+        the filesystem does not say."""
+        mtime = self._info(relative).mtime
+        return None if mtime is None else now - mtime.timestamp()
+
     def list(self, relative: str) -> list[str]:
         """The names directly inside a directory, sorted; [] when it does not exist."""
         selector = pafs.FileSelector(self.path(relative), allow_not_found=True)
