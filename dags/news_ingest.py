@@ -103,7 +103,10 @@ def _context() -> tuple[Any, Any, str]:
 def news_ingest() -> None:
     @task
     def list_sources() -> list[str]:
+        from pipeline.runner import check_roots
+
         config, _, _ = _context()
+        check_roots(config)  # a root that cannot be written fails here, before any fetch
         return [source.name for source in config.enabled_sources]
 
     @task(pool=FETCH_POOL)

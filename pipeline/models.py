@@ -50,6 +50,13 @@ class Candidate:
     discovered_from: str  # the feed/sitemap URL, or "config"
     feed_title: str | None = None
     feed_published_at: datetime | None = None
+    lastmod: datetime | None = None  # a sitemap's <lastmod> for the URL
+    seen_on: datetime | None = None  # when the frontier says it was last fetched, on a past day
+
+    @property
+    def listed_at(self) -> datetime | None:
+        """The listing's date for the URL: the feed or news-sitemap date, else its lastmod."""
+        return self.feed_published_at or self.lastmod
 
 
 @dataclass(frozen=True)
@@ -89,9 +96,17 @@ class FetchEvent:
     discovered_from: str | None = None  # the feed or sitemap URL, or "config"
     feed_title: str | None = None
     feed_published_at: datetime | None = None
+    lastmod: datetime | None = None  # the sitemap's <lastmod> for the URL
     # A 304: the body is the copy an earlier run archived, received at content_fetched_at.
     body_from: ResponseRef | None = None
     content_fetched_at: datetime | None = None
+    # seen_before: when the URL was fetched on an earlier day.
+    seen_on: datetime | None = None
+
+    @property
+    def listed_at(self) -> datetime | None:
+        """The listing's date for the URL: the feed or news-sitemap date, else its lastmod."""
+        return self.feed_published_at or self.lastmod
 
     @property
     def outcome(self) -> str:
@@ -176,6 +191,10 @@ class Article:
     language: str | None = None
     word_count: int = 0
     published_at: datetime | None = None
+    # The feed or sitemap date that put the URL into the run (None for URL lists), and whether
+    # it disagrees with published_at by more than 36 hours.
+    listed_at: datetime | None = None
+    date_conflict: bool = False
     modified_at: datetime | None = None
     description: str | None = None
     section: str | None = None

@@ -36,6 +36,19 @@ _ALL = (
         "the feed/sitemap date (or `lastmod`) is outside the run's day",
     ),
     Reason("over_cap", "fetch_log", "skipped", "more URLs than `discovery.max_urls_per_source`"),
+    Reason(
+        "seen_before",
+        "fetch_log",
+        "skipped",
+        "fetched on an earlier day (within `discovery.seen_days`) and not listed as changed since",
+    ),
+    Reason(
+        "sitemap_out_of_window",
+        "fetch_log",
+        "skipped",
+        "a child sitemap whose `<lastmod>` is before the run's day: none of its URLs is fetched",
+        discovery=True,
+    ),
     Reason("robots", "fetch_log", "skipped", "robots.txt disallows it"),
     Reason("content_type", "fetch_log", "skipped", "not HTML (a PDF, an image...)"),
     # -- fetching: it went wrong --------------------------------------------------------------
@@ -149,12 +162,6 @@ _ALL = (
         "rejects",
         "rejected",
         "the extractor failed on this page (a bug: the detail names the exception)",
-    ),
-    Reason(
-        "out_of_window",
-        "rejects",
-        "rejected",
-        "the page's own publication date is outside the run's day",
     ),
     Reason(
         "duplicate_canonical_url",

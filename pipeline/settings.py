@@ -55,6 +55,9 @@ class HttpSettings(_Strict):
 
 
 class DiscoverySettings(_Strict):
+    # A URL fetched on one of this many days before the run's day is not fetched again unless
+    # its listing says it changed since (a later lastmod or feed date); 0 fetches everything.
+    seen_days: int = Field(30, ge=0)
     max_sitemap_depth: int = Field(3, ge=1)
     max_urls_per_source: int = Field(5000, ge=1)
     max_sitemaps: int = Field(100, ge=1)
@@ -168,6 +171,9 @@ class Source(_Strict):
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
+    # Fetch the `urls` list on every run, even URLs fetched on an earlier day (a front page,
+    # a live page); listed feed and sitemap URLs still go through the frontier.
+    refetch_urls: bool = False
 
     @field_validator("name")
     @classmethod

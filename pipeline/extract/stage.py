@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from pipeline.extract.body import DEFAULT_OPTIONS, ExtractionOptions
@@ -21,6 +22,8 @@ from pipeline.results import SourceCounts
 from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
+#: A page's own date and its listing's date further apart than this are flagged as conflicting.
+DATE_CONFLICT = timedelta(hours=36)
 _WORD = re.compile(r"\w+")
 
 
@@ -151,14 +154,15 @@ def _article(
     if title is None and event.feed_title:
         title = event.feed_title
         provenance["title"] = "feed"
-    if published_at is not None and not window.contains(published_at):
-        return Reject(
-            event.url,
-            source,
-            "window",
-            "out_of_window",
-            f"published {published_at.isoformat()}, outside {window.partition}",
-        )
+    # The window decided what to fetch; what was fetched is kept, whatever date the page gives.
+    # A page date far from its listing's date (an update, a re-promoted story, a zone near
+    # midnight, a wrong date) is flagged for analysts to filter on, not thrown away.
+    listed_at = event.listed_at
+    date_conflict = (
+        published_at is not None
+        and listed_at is not None
+        and abs(published_at - listed_at) > DATE_CONFLICT
+    )
 
     try:
         canonical_url = canonicalize(extraction.canonical_url or final_url)
@@ -176,6 +180,8 @@ def _article(
         language=extraction.language,
         word_count=len(_WORD.findall(extraction.text)),
         published_at=published_at,
+        listed_at=listed_at,
+        date_conflict=date_conflict,
         modified_at=extraction.modified_at,
         description=extraction.description,
         section=extraction.section,

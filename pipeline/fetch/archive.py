@@ -31,7 +31,7 @@ from pipeline.storage.root import Root, as_root
 # The stored body is already decoded, so headers describing the wire encoding would lie.
 _WIRE_HEADERS = frozenset({"content-encoding", "transfer-encoding", "content-length"})
 _EVENT_FIELDS = {field.name for field in fields(FetchEvent)}
-_EVENT_TIMES = ("fetched_at", "feed_published_at", "content_fetched_at")
+_EVENT_TIMES = ("fetched_at", "feed_published_at", "content_fetched_at", "lastmod", "seen_on")
 
 
 def encode_event(event: FetchEvent) -> bytes:

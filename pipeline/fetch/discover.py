@@ -49,6 +49,8 @@ class Entry:
 class SitemapDocument:
     entries: list[Entry] = field(default_factory=list)
     child_sitemaps: list[str] = field(default_factory=list)
+    # <lastmod> of each child sitemap of an index, when it has one.
+    child_lastmod: dict[str, datetime] = field(default_factory=dict)
 
 
 def parse_feed(
@@ -102,6 +104,9 @@ def parse_sitemap(body: bytes) -> SitemapDocument:
             loc = _text(sitemap, "loc")
             if loc:
                 document.child_sitemaps.append(loc)
+                lastmod = _parse_w3c(_text(sitemap, "lastmod"))
+                if lastmod is not None:
+                    document.child_lastmod[loc] = lastmod
     elif tag == "urlset":
         for url in root.iter(f"{_SITEMAP_NS}url", "url"):
             loc = _text(url, "loc")
@@ -161,6 +166,7 @@ class Deduper:
             discovered_from=candidate.discovered_from,
             feed_title=candidate.feed_title,
             feed_published_at=candidate.feed_published_at,
+            lastmod=candidate.lastmod,
         ), None
 
 
@@ -175,6 +181,7 @@ def entries_to_candidates(
             discovered_from=origin,
             feed_title=entry.title,
             feed_published_at=entry.published_at,
+            lastmod=entry.lastmod,
         )
         for entry in entries
     ]

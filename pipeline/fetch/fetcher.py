@@ -27,6 +27,7 @@ from pipeline.fetch.discover import (
     parse_sitemap,
     window_decision,
 )
+from pipeline.fetch.frontier import last_fetched
 from pipeline.fetch.http import HttpResult, PoliteClient
 from pipeline.fetch.urls import BadUrl
 from pipeline.models import Candidate, FetchEvent, ResponseRef, RunWindow
@@ -204,6 +205,18 @@ class SourceFetcher:
         )
         found = entries_to_candidates(document.entries, self.source.name, "sitemap", url)
         for child in document.child_sitemaps:
+            modified = document.child_lastmod.get(child)
+            if modified is not None and modified < self.window.start:
+                # An archive branch: every URL under it was last changed before this day.
+                self._discovery_event(
+                    child,
+                    "sitemap",
+                    None,
+                    "sitemap_out_of_window",
+                    f"lastmod {modified.isoformat()} is before the window",
+                    status="skipped",
+                )
+                continue
             if depth >= limits.max_sitemap_depth:
                 self._discovery_event(
                     child,
@@ -217,10 +230,50 @@ class SourceFetcher:
         return found
 
     def _select(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Dedupe URLs, apply the window and the cap; record every URL not taken."""
-        deduper = Deduper()
+        """Dedupe URLs, apply the window, the frontier and the cap; record every URL not taken."""
+        in_window = self._in_window(candidates)
+        seen = last_fetched(
+            self.settings.output_root,
+            self.window,
+            (candidate.url for candidate in in_window),
+            self.settings.discovery.seen_days,
+        )
         selected: list[Candidate] = []
         cap = self.settings.discovery.max_urls_per_source
+        for candidate in in_window:
+            earlier = seen.get(candidate.url)
+            if earlier is not None and not self._listed_as_changed(candidate, earlier.fetched_at):
+                self._page_event(
+                    replace(candidate, seen_on=earlier.fetched_at),
+                    None,
+                    "skipped",
+                    "seen_before",
+                    f"fetched on {earlier.day.isoformat()} (at {earlier.fetched_at.isoformat()}), "
+                    "not listed as changed since",
+                )
+                continue
+            if len(selected) >= cap:
+                self._page_event(
+                    candidate,
+                    None,
+                    "skipped",
+                    "over_cap",
+                    f"more than {cap} URLs for this source",
+                )
+                continue
+            selected.append(candidate)
+        return selected
+
+    def _listed_as_changed(self, candidate: Candidate, fetched_at: datetime) -> bool:
+        if candidate.discovered_via == "url_list" and self.source.refetch_urls:
+            return True  # the source asks for its URL list on every run
+        listed = candidate.listed_at
+        return listed is not None and listed > fetched_at
+
+    def _in_window(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Canonical, deduplicated candidates the window takes; the others are recorded."""
+        deduper = Deduper()
+        taken: list[Candidate] = []
         for candidate in candidates:
             self.stats.discovered += 1
             try:
@@ -233,24 +286,19 @@ class SourceFetcher:
                     candidate, None, "skipped", "duplicate_url", f"same canonical URL as {kept_as}"
                 )
                 continue
-            entry = Entry(url=candidate.url, published_at=candidate.feed_published_at)
+            entry = Entry(
+                url=candidate.url,
+                published_at=candidate.feed_published_at,
+                lastmod=candidate.lastmod,
+            )
             decision = window_decision(entry, self.window)
             if not decision.take:
                 self._page_event(
                     canonical_candidate, None, "skipped", decision.reason, decision.detail
                 )
                 continue
-            if len(selected) >= cap:
-                self._page_event(
-                    canonical_candidate,
-                    None,
-                    "skipped",
-                    "over_cap",
-                    f"more than {cap} URLs for this source",
-                )
-                continue
-            selected.append(canonical_candidate)
-        return selected
+            taken.append(canonical_candidate)
+        return taken
 
     async def _fetch_page(self, client: PoliteClient, candidate: Candidate) -> None:
         try:
@@ -312,10 +360,12 @@ class SourceFetcher:
         response: _Response | None,
         reason: str | None,
         detail: str | None,
+        *,
+        status: str | None = None,
     ) -> None:
-        if reason is not None:
+        status = status or ("failed" if reason else "fetched")
+        if reason is not None and status == "failed":
             self.stats.discovery_failures[reason] += 1
-        status = "failed" if reason else "fetched"
         self._record(
             url, response, role="discovery", kind=kind, status=status, reason=reason, detail=detail
         )
@@ -347,6 +397,8 @@ class SourceFetcher:
             discovered_from=candidate.discovered_from,
             feed_title=candidate.feed_title,
             feed_published_at=candidate.feed_published_at,
+            lastmod=candidate.lastmod,
+            seen_on=candidate.seen_on,
         )
 
     def _record(self, url: str, response: _Response | None, **fields: Any) -> None:
