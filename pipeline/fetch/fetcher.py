@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.fetch.archive import ArchiveWriter, ValidatorStore, load_response
+from pipeline.fetch.archive import ArchiveDamaged, ArchiveWriter, ValidatorStore, load_response
 from pipeline.fetch.discover import (
     Deduper,
     Entry,
@@ -130,7 +130,11 @@ class SourceFetcher:
         received = await client.get(url, conditional=conditional)
         if received.status == 304 and conditional:
             ref = self._validators.ref(url)
-            previous = load_response(self.archive_root, ref) if ref else None
+            try:
+                previous = load_response(self.archive_root, ref) if ref else None
+            except ArchiveDamaged as damage:  # a validator costs a download, never the fetch
+                log.warning("validator of %s points into damage (%s); downloading it", url, damage)
+                previous = None
             if previous is not None:
                 effective = replace(
                     received,
