@@ -91,6 +91,12 @@ _ALL = (
     Reason("too_many_redirects", "fetch_log", "failed", "more redirects than allowed"),
     Reason("bad_scheme", "fetch_log", "failed", "not an http(s) URL"),
     Reason(
+        "bad_url",
+        "fetch_log",
+        "failed",
+        "the URL cannot be requested: a port out of range, a malformed host, longer than 64 KB",
+    ),
+    Reason(
         "not_a_feed",
         "fetch_log",
         "failed",

@@ -224,7 +224,12 @@ class SourceFetcher:
         cap = self.settings.discovery.max_urls_per_source
         for candidate in candidates:
             self.stats.discovered += 1
-            canonical_candidate, kept_as = deduper.first(candidate)
+            try:
+                canonical_candidate, kept_as = deduper.first(candidate)
+            except ValueError as exc:  # urlsplit refuses it: a port over 65535, a bad IPv6 host
+                detail = f"not a valid URL: {exc}"
+                self._page_event(candidate, None, "failed", "bad_url", detail)
+                continue
             if kept_as is not None:
                 self._page_event(
                     candidate, None, "skipped", "duplicate_url", f"same canonical URL as {kept_as}"
