@@ -79,3 +79,33 @@ def gzip_members(data: bytes) -> list[int]:
         assert inflater.eof, f"member at {position} is incomplete"
         position = len(data) - len(inflater.unused_data)
     return starts
+
+
+def newsingest_process(*args: str | Path) -> subprocess.Popen[str]:
+    """``newsingest ARGS`` started in the background (for signals and kills)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _MAIN, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+
+
+def write_config(path: Path, sources: list[dict[str, object]], **settings: object) -> Path:
+    """A config for loopback sources: private addresses allowed, no politeness delay."""
+    import yaml
+
+    document = {
+        "settings": {
+            "output_root": str(path.parent / "out"),
+            "archive_root": str(path.parent / "archive"),
+            "allow_private_addresses": True,
+            "politeness": {"min_delay_seconds": 0},
+            "http": {"max_retries": 0, "backoff_base_seconds": 0},
+            **settings,
+        },
+        "sources": sources,
+    }
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
