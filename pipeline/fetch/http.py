@@ -12,7 +12,8 @@ import ipaddress
 import random
 import socket
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -27,7 +28,7 @@ from pipeline.settings import Settings
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Failures that would only repeat: a too-big body stays too big, a trickling server stays slow.
-NOT_RETRIED = frozenset({"too_large", "deadline", "bad_url"})
+NOT_RETRIED = frozenset({"too_large", "deadline", "bad_url", "bad_encoding"})
 # Not retried, but still the host's fault: a host that keeps hitting the deadline is parked, or
 # 5,000 trickling pages would take 5,000 deadlines (83 hours at the defaults).
 COUNTS_AGAINST_HOST = frozenset({"deadline"})
@@ -323,6 +324,9 @@ class PoliteClient:
             status, body = await asyncio.wait_for(
                 self._download_robots(robots_url), timeout=http.fetch_deadline_seconds
             )
+        except FetchFailed as exc:
+            state.robots_error = f"robots.txt unreadable: {exc.detail}"
+            return
         except (httpx.HTTPError, httpx.InvalidURL, ValueError, TimeoutError) as exc:
             state.robots_error = f"robots.txt unreachable: {type(exc).__name__}"
             return
@@ -369,25 +373,83 @@ class PoliteClient:
 async def read_capped(response: httpx.Response, limit: int, *, keep_prefix: bool = False) -> bytes:
     """The body of a streamed response, at most ``limit`` bytes after decompression.
 
-    The one reader of untrusted bodies (pages, feeds, sitemaps, robots.txt): ``aiter_bytes``
-    yields decoded bytes, so the cap also stops compression bombs, and no more than one chunk
-    past the cap is ever held. Over the cap it raises ``too_large``, or with ``keep_prefix``
-    returns the first ``limit`` bytes.
+    The one reader of untrusted bodies (pages, feeds, sitemaps, robots.txt). It inflates the raw
+    bytes itself, never more than ``_CHUNK`` at a time: httpx would inflate each network read
+    whole (64 KiB of a gzip bomb is 64 MiB), so its cap could only be checked too late. Over the
+    cap it raises ``too_large``, or with ``keep_prefix`` returns the first ``limit`` bytes.
     """
     declared = response.headers.get("content-length")
     if not keep_prefix and declared and declared.isdigit() and int(declared) > limit:
         raise FetchFailed("too_large", f"Content-Length {declared} exceeds {limit} bytes")
+    decoder = _BodyDecoder(response.headers.get_list("content-encoding", split_commas=True))
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes(_CHUNK):
-        size += len(chunk)
-        if size > limit:
-            if keep_prefix:
-                chunks.append(chunk[: len(chunk) - (size - limit)])
-                break
-            raise FetchFailed("too_large", f"body exceeds {limit} bytes after decoding")
-        chunks.append(chunk)
+    async for raw in response.aiter_raw(_CHUNK):
+        for piece in decoder.feed(raw):
+            size += len(piece)
+            if size > limit:
+                if keep_prefix:
+                    chunks.append(piece[: len(piece) - (size - limit)])
+                    return b"".join(chunks)
+                raise FetchFailed("too_large", f"body exceeds {limit} bytes after decoding")
+            chunks.append(piece)
+    decoder.finish()
     return b"".join(chunks)
+
+
+class _BodyDecoder:
+    """Content-Encoding layers (gzip, deflate; identity), each inflating at most ``_CHUNK``."""
+
+    def __init__(self, encodings: list[str]) -> None:
+        self._layers: list[_Inflater] = []
+        for encoding in (value.strip().lower() for value in encodings):
+            if encoding in ("", "identity"):
+                continue
+            if encoding not in ("gzip", "x-gzip", "deflate"):
+                # We only ever send Accept-Encoding: gzip, deflate; anything else is unbounded.
+                raise FetchFailed("bad_encoding", f"Content-Encoding {encoding!r} not accepted")
+            self._layers.append(_Inflater(encoding))
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        pieces: Iterator[bytes] = iter((data,))
+        for layer in reversed(self._layers):  # the last encoding applied is undone first
+            pieces = layer.pieces(pieces)
+        yield from pieces
+
+    def finish(self) -> None:
+        for layer in self._layers:
+            if not layer.complete:
+                raise FetchFailed("bad_encoding", "the compressed body ends early")
+
+
+class _Inflater:
+    def __init__(self, encoding: str) -> None:
+        self._deflate = encoding == "deflate"
+        # "deflate" is zlib-wrapped by the RFC and raw deflate by many servers: try the RFC.
+        self._inflater = zlib.decompressobj(
+            zlib.MAX_WBITS if self._deflate else 16 + zlib.MAX_WBITS
+        )
+        self._started = False
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._inflater.eof) or not self._started
+
+    def pieces(self, inputs: Iterator[bytes]) -> Iterator[bytes]:
+        for data in inputs:
+            while data and not self._inflater.eof:  # after the end: trailing bytes are ignored
+                try:
+                    out = self._inflater.decompress(data, _CHUNK)
+                except zlib.error as exc:
+                    if self._deflate and not self._started:
+                        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                        self._started = True
+                        continue
+                    raise FetchFailed("bad_encoding", f"the body does not decode: {exc}") from exc
+                self._started = True
+                data = self._inflater.unconsumed_tail
+                if out:
+                    yield out
 
 
 def _checked_url(url: str) -> tuple[SplitResult, int]:
