@@ -130,5 +130,3 @@ def test_urls_that_cannot_be_requested(loopback_server, loopback_settings) -> No
     ):
         result = get(loopback_settings, url)
         assert result.error == "bad_url" and result.detail and len(result.detail) < 400, url
-    loopback_server.routes["/jump"] = (302, {"Location": "http://[::1/x"}, b"")
-    assert get(loopback_settings, loopback_server.url("/jump")).error == "bad_url"
