@@ -455,6 +455,8 @@ def day_files(root: Root | str | Path, partition: str) -> tuple[list[str], list[
     partial: list[str] = []
     for source in root.list(partition):
         directory = f"{partition}/{source}"
+        if not root.is_dir(directory):
+            continue
         for name in root.list(directory):
             if name.endswith(layout.WARC_SUFFIX) and not name.startswith("."):
                 complete.append(f"{directory}/{name}")
