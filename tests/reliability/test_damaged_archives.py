@@ -105,7 +105,8 @@ DAMAGES = ("half", "100_bytes_short", "empty", "garbage_in_a_member")
 SOURCE = "valley-courier"  # the source with the most events of the demo day
 
 
-@pytest.mark.parametrize("how", DAMAGES)
+# Garbage inside a member is replayed by the library test below (the CLI path is the same).
+@pytest.mark.parametrize("how", ["half", "100_bytes_short", "empty"])
 def test_replay_of_a_damaged_warc_names_the_file_and_offset(day: Path, how: str) -> None:
     before = published(day)
     path = warc_of(day, SOURCE)

@@ -92,20 +92,20 @@ def test_compression_bombs_everywhere_keep_the_run_small(loopback_server, tmp_pa
     assert "/robots.txt" in loopback_server.hits  # read (its first 500 KiB) and obeyed
 
 
-def test_urls_that_cannot_be_requested_become_bad_url_rows(loopback_server, tmp_path) -> None:
-    long_url = loopback_server.url("/" + "a" * 100_000)
+def test_bad_urls_and_a_corrupt_gzip_body_are_failed_rows(loopback_server, tmp_path) -> None:
     bad = {
-        "long": long_url,
+        "long": loopback_server.url("/" + "a" * 100_000),
         "port": "http://127.0.0.1:99999/story",
         "ipv6": "http://[::1/story",
     }
+    good = gzip.compress(ARTICLE * 20)
+    middle = len(good) // 2
+    corrupt = good[:middle] + b"\x00" * 16 + good[middle + 16 :]
+    loopback_server.routes["/corrupt.html"] = (200, {**HTML, "Content-Encoding": "gzip"}, corrupt)
     loopback_server.routes["/ok.html"] = (200, HTML, ARTICLE)
-    links = [*bad.values(), loopback_server.url("/ok.html")]
-    loopback_server.routes["/feed.xml"] = (
-        200,
-        {"Content-Type": "application/rss+xml"},
-        rss_feed(links),
-    )
+    links = [*bad.values(), loopback_server.url("/corrupt.html"), loopback_server.url("/ok.html")]
+    feed = (200, {"Content-Type": "application/rss+xml"}, rss_feed(links))
+    loopback_server.routes["/feed.xml"] = feed
     config = write_config(
         tmp_path / "config.yaml",
         [{"name": "badurls", "feeds": [loopback_server.url("/feed.xml")]}],
@@ -116,25 +116,10 @@ def test_urls_that_cannot_be_requested_become_bad_url_rows(loopback_server, tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     rows = fetch_log(tmp_path / "out")
     assert rows[loopback_server.url("/ok.html")]["outcome"] == "ok"
+    assert rows[loopback_server.url("/corrupt.html")]["outcome"] == "bad_encoding"
     failed = {url: row for url, row in rows.items() if row["outcome"] == "bad_url"}
     assert len(failed) == len(bad), sorted(rows)
     assert all(row["status"] == "failed" and row["detail"] for row in failed.values())
-
-
-def test_a_corrupt_gzip_body_is_one_failed_row(loopback_server, tmp_path) -> None:
-    good = gzip.compress(ARTICLE * 20)
-    middle = len(good) // 2
-    corrupt = good[:middle] + b"\x00" * 16 + good[middle + 16 :]
-    loopback_server.routes["/corrupt.html"] = (200, {**HTML, "Content-Encoding": "gzip"}, corrupt)
-    loopback_server.routes["/ok.html"] = (200, HTML, ARTICLE)
-    urls = [loopback_server.url("/corrupt.html"), loopback_server.url("/ok.html")]
-    config = write_config(tmp_path / "config.yaml", [{"name": "corrupt", "urls": urls}])
-
-    result = newsingest("run", "--config", config, "--date", DAY.isoformat())
-
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = fetch_log(tmp_path / "out")
-    assert rows[urls[0]]["outcome"] == "bad_encoding" and rows[urls[1]]["outcome"] == "ok"
 
 
 def test_pages_that_hit_the_deadline_park_their_host(loopback_server, loopback_settings) -> None:
