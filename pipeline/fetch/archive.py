@@ -346,7 +346,7 @@ class ValidatorStore:
     def remember(
         self, url: str, etag: str | None, last_modified: str | None, ref: ResponseRef
     ) -> None:
-        if not (etag or last_modified):
+        if not (etag or last_modified) or not (_sendable(etag) and _sendable(last_modified)):
             return
         self._entries[url] = {
             "etag": etag or "",
@@ -375,10 +375,18 @@ def _valid_validator(entry: object) -> bool:
         and isinstance(record_id, str)
         and bool(record_id)
         and (offset is None or (isinstance(offset, int) and offset >= 0))
-        and isinstance(entry.get("etag", ""), str)
-        and isinstance(entry.get("last_modified", ""), str)
+        and _sendable(entry.get("etag"))
+        and _sendable(entry.get("last_modified"))
         and bool(entry.get("etag") or entry.get("last_modified"))
     )
+
+
+def _sendable(value: object) -> bool:
+    """A validator that can go back as a header: printable ASCII (httpx encodes as ASCII).
+
+    A server's Latin-1 ETag kept as is would make every later request of its URL fail.
+    """
+    return value is None or (isinstance(value, str) and value.isascii() and value.isprintable())
 
 
 def run_files(root: Root | str | Path, window: RunWindow, source: str) -> list[str]:

@@ -13,8 +13,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 
-# The child runs whatever `pipeline` its sys.path finds first (PYTHONPATH included), so the same
-# test can be pointed at an older checkout.
+# The child imports the `pipeline` of the checkout this file is in: it runs in REPO, and
+# `python -c` puts the working directory first on sys.path.
 _MAIN = "import sys; from pipeline.cli import main; sys.exit(main(sys.argv[1:]))"
 # Runs the CLI as its own child and prints that child's peak RSS (KiB) as the last stderr line.
 _MEASURED = (

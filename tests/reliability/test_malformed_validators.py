@@ -147,3 +147,15 @@ def test_validators_pointing_into_a_damaged_archive(site, loopback_settings, cap
     assert downloaded >= 1 if keep == "half" else downloaded == len(PAGES)
     warnings = [r.getMessage() for r in caplog.records if "downloading it" in r.getMessage()]
     assert len(warnings) == downloaded and all(str(warc) in w for w in warnings)
+
+
+def test_an_etag_that_cannot_be_sent_back(site, loopback_settings, caplog) -> None:
+    fetch(site, loopback_settings, "first")
+    path = validators_path(loopback_settings)
+    entries = json.loads(path.read_text())
+    entries[site.url("/b")]["etag"] = '"caf\u00e9"'  # as a Latin-1 header would be decoded
+    path.write_text(json.dumps(entries))
+
+    result = second_run(site, loopback_settings, caplog)
+
+    assert result.not_modified == len(PAGES) - 1 and sent_validators(site)["/b"] is None
