@@ -226,6 +226,7 @@ class StoredResponse:
     headers: list[tuple[str, str]]
     body: bytes
     fetched_at: datetime
+    offset: int | None = None  # where its record starts: a stale reference can be corrected
 
 
 def load_response(root: Root | str | Path, ref: ResponseRef) -> StoredResponse | None:
@@ -243,23 +244,23 @@ def load_response(root: Root | str | Path, ref: ResponseRef) -> StoredResponse |
         if ref.offset is not None and ref.offset >= 0:
             stream.seek(ref.offset)
             try:
-                for _, record, payload in _records(
+                for offset, record, payload in _records(
                     root, ref.archive_file, stream, start=ref.offset, whole_file=False
                 ):
                     if _is_response(record, ref.record_id):
-                        return _stored_response(record, payload)
+                        return _stored_response(record, payload, offset)
             except ArchiveDamaged as damage:
                 log.warning(
-                    "offset %d in %s does not start the record %s (%s); scanning the file",
+                    "no readable record %s at offset %d of %s (%s); scanning the file",
+                    ref.record_id,
                     ref.offset,
                     damage.file,
-                    ref.record_id,
                     damage.what,
                 )
             stream.seek(0)
-        for _, record, payload in _records(root, ref.archive_file, stream):
+        for offset, record, payload in _records(root, ref.archive_file, stream):
             if _is_response(record, ref.record_id):
-                return _stored_response(record, payload)
+                return _stored_response(record, payload, offset)
     return None
 
 
@@ -270,7 +271,7 @@ def _is_response(record: ArcWarcRecord, record_id: str) -> bool:
     )
 
 
-def _stored_response(record: ArcWarcRecord, payload: bytes) -> StoredResponse:
+def _stored_response(record: ArcWarcRecord, payload: bytes, offset: int) -> StoredResponse:
     assert record.http_headers is not None
     return StoredResponse(
         status=int(record.http_headers.get_statuscode()),
@@ -279,6 +280,7 @@ def _stored_response(record: ArcWarcRecord, payload: bytes) -> StoredResponse:
         fetched_at=datetime.fromisoformat(
             record.rec_headers.get_header("WARC-Date").replace("Z", "+00:00")
         ),
+        offset=offset,
     )
 
 
@@ -355,6 +357,12 @@ class ValidatorStore:
             "record_id": ref.record_id,
             "offset": ref.offset,
         }
+
+    def repoint(self, url: str, offset: int) -> None:
+        """Correct the offset of an entry whose record was found elsewhere by a scan."""
+        entry = self._entries.get(url)
+        if entry is not None:
+            entry["offset"] = offset
 
     def save(self) -> None:
         self.root.write_text(self.relative, json.dumps(self._entries, sort_keys=True))

@@ -136,6 +136,10 @@ class SourceFetcher:
                 log.warning("validator of %s points into damage (%s); downloading it", url, damage)
                 previous = None
             if previous is not None:
+                assert ref is not None
+                if previous.offset is not None and previous.offset != ref.offset:
+                    self._validators.repoint(url, previous.offset)  # found by a scan
+                    ref = replace(ref, offset=previous.offset)
                 effective = replace(
                     received,
                     status=previous.status,

@@ -129,7 +129,16 @@ def test_an_offset_in_the_middle_of_a_gzip_member(site, loopback_settings, caplo
 
     # The record is still found by a scan of its file, so nothing is downloaded again.
     assert result.not_modified == len(PAGES)
-    assert any("does not start the record" in r.getMessage() for r in caplog.records)
+    warc = (
+        Path(loopback_settings.archive_root)
+        / json.loads(path.read_text())[site.url("/a")]["archive_file"]
+    )
+    scans = [r.getMessage() for r in caplog.records if "scanning the file" in r.getMessage()]
+    assert len(scans) == len(PAGES) and all(str(warc) in m for m in scans)
+    # The offsets are corrected: the next run reads each record directly again.
+    caplog.clear()
+    assert second_run(site, loopback_settings, caplog).not_modified == len(PAGES)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 @pytest.mark.parametrize("keep", ["half", "nothing"])
