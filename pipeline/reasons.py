@@ -99,6 +99,12 @@ _ALL = (
         "the body, after decompression, exceeds `http.max_body_bytes` (compression bombs too)",
     ),
     Reason(
+        "bad_encoding",
+        "fetch_log",
+        "failed",
+        "the body's Content-Encoding is corrupt, cut short, or one we did not ask for",
+    ),
+    Reason(
         "redirect_loop", "fetch_log", "failed", "a redirect chain came back to a URL it had visited"
     ),
     Reason("too_many_redirects", "fetch_log", "failed", "more redirects than allowed"),

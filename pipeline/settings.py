@@ -47,6 +47,9 @@ class HttpSettings(_Strict):
     read_timeout_seconds: float = Field(20.0, gt=0)
     fetch_deadline_seconds: float = Field(60.0, gt=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    # robots.txt is read up to this size (after decompression) and the rest ignored, as Google
+    # does at 500 KiB: a gzip-bombed robots.txt must not cost more memory than that.
+    max_robots_bytes: int = Field(500 * 1024, gt=0)
     max_redirects: int = Field(5, ge=0)
     max_retries: int = Field(3, ge=0)
     backoff_base_seconds: float = Field(1.0, ge=0)

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "dedup": ("pipeline.cli.dedup", "group copies of one story in a JSONL file of articles"),
     "report": ("pipeline.cli.report", "print the run report of one day"),
+    "archive": ("pipeline.cli.archive", "check the raw WARC archive (archive verify)"),
     "demo-site": ("pipeline.cli.demo", "serve the bundled demo news site"),
     "demo-run": (
         "pipeline.cli.demo",

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.fetch.archive import ArchiveWriter, ValidatorStore, load_response
+from pipeline.fetch.archive import ArchiveDamaged, ArchiveWriter, ValidatorStore, load_response
 from pipeline.fetch.discover import (
     Deduper,
     Entry,
@@ -132,8 +132,16 @@ class SourceFetcher:
         received = await client.get(url, conditional=conditional)
         if received.status == 304 and conditional:
             ref = self._validators.ref(url)
-            previous = load_response(self.archive_root, ref) if ref else None
+            try:
+                previous = load_response(self.archive_root, ref) if ref else None
+            except ArchiveDamaged as damage:  # a validator costs a download, never the fetch
+                log.warning("validator of %s points into damage (%s); downloading it", url, damage)
+                previous = None
             if previous is not None:
+                assert ref is not None
+                if previous.offset is not None and previous.offset != ref.offset:
+                    self._validators.repoint(url, previous.offset)  # found by a scan
+                    ref = replace(ref, offset=previous.offset)
                 effective = replace(
                     received,
                     status=previous.status,
@@ -248,8 +256,7 @@ class SourceFetcher:
                     None,
                     "skipped",
                     "seen_before",
-                    f"fetched on {earlier.day.isoformat()} (at {earlier.fetched_at.isoformat()}), "
-                    "not listed as changed since",
+                    f"fetched on {earlier.day.isoformat()}, not listed as changed since",
                 )
                 continue
             if len(selected) >= cap:
