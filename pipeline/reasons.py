@@ -64,6 +64,13 @@ _ALL = (
         "failed",
         "robots.txt answered 5xx or was unreachable: the host is deferred to a later run",
     ),
+    Reason(
+        "robots_retry",
+        "fetch_log",
+        "failed",
+        "robots.txt answered 5xx or did not answer; it is asked again later in the run",
+        discovery=True,
+    ),
     Reason("host_parked", "fetch_log", "failed", "the host failed repeatedly earlier in this run"),
     Reason(
         "private_address",

@@ -39,6 +39,10 @@ class PolitenessSettings(_Strict):
     max_connections_per_host: int = Field(1, ge=1, le=16)
     obey_robots: bool = True
     max_crawl_delay_seconds: float = Field(30.0, ge=0)
+    # robots.txt answering 5xx (or unreachable) is asked again this many times, this long apart,
+    # while the run's other hosts go on, before the host is deferred to a later run.
+    robots_retries: int = Field(2, ge=0)
+    robots_retry_delay_seconds: float = Field(30.0, ge=0)
 
 
 class HttpSettings(_Strict):

@@ -72,7 +72,7 @@ def loopback_settings(tmp_path: object) -> Settings:
             "output_root": str(tmp_path) + "/out",
             "archive_root": str(tmp_path) + "/archive",
             "allow_private_addresses": True,
-            "politeness": {"min_delay_seconds": 0},
+            "politeness": {"min_delay_seconds": 0, "robots_retry_delay_seconds": 0.05},
             "http": {"max_retries": 1, "backoff_base_seconds": 0, "max_retry_after_seconds": 0.2},
         }
     )

@@ -28,7 +28,7 @@ from pipeline.fetch.discover import (
     window_decision,
 )
 from pipeline.fetch.frontier import last_fetched
-from pipeline.fetch.http import HttpResult, PoliteClient
+from pipeline.fetch.http import HttpResult, PoliteClient, RobotsAttempt
 from pipeline.fetch.urls import BadUrl
 from pipeline.models import Candidate, FetchEvent, ResponseRef, RunWindow
 from pipeline.reasons import is_skip
@@ -122,6 +122,9 @@ class SourceFetcher:
                 )
                 self._to_fetch, self._done = len(to_fetch), 0
                 await asyncio.gather(*(self._fetch_page(client, c) for c in to_fetch))
+                for attempt in client.robots_log:
+                    if attempt.error is not None:  # a usable robots.txt is no news
+                        self._robots_event(attempt)
         # Saved only once the WARC is complete, so validators never point at a partial file.
         self._validators.save()
         self.stats.archive_file = archive.relative
@@ -375,6 +378,32 @@ class SourceFetcher:
             self.stats.discovery_failures[reason] += 1
         self._record(
             url, response, role="discovery", kind=kind, status=status, reason=reason, detail=detail
+        )
+
+    def _robots_event(self, attempt: RobotsAttempt) -> None:
+        """A failed robots.txt request as a discovery event: asked again later, or deferred."""
+        if attempt.then == "retry":
+            reason = "robots_retry"
+            detail = f"attempt {attempt.attempt}: {attempt.error}; asked again later in the run"
+        else:
+            reason = "robots_unavailable"
+            detail = f"attempt {attempt.attempt}: {attempt.error}; the host is deferred"
+        self.stats.discovery_failures[reason] += 1
+        self._archive.record(
+            FetchEvent(
+                url=attempt.url,
+                source=self.source.name,
+                run_id=self.run_id,
+                role="discovery",
+                kind="robots",
+                status="failed",
+                fetched_at=attempt.fetched_at,
+                reason=reason,
+                detail=detail,
+                http_status=attempt.status,
+                attempts=1,
+            ),
+            None,
         )
 
     def _page_event(

@@ -70,6 +70,18 @@ class _HostState:
     parked_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class RobotsAttempt:
+    """One request for a host's robots.txt, for the fetch log: how it went and what followed."""
+
+    url: str
+    attempt: int
+    status: int | None
+    fetched_at: datetime
+    error: str | None = None  # why it could not be used; None when the rules were read
+    then: str = "used"  # "used" | "retry" (asked again later in the run) | "deferred"
+
+
 class FetchFailed(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -106,6 +118,7 @@ class PoliteClient:
         )
         self._hosts: dict[str, _HostState] = {}
         self._global = asyncio.Semaphore(http.max_concurrency)
+        self.robots_log: list[RobotsAttempt] = []  # every robots.txt request, for the fetch log
         self._allowed_networks = [
             ipaddress.ip_network(network, strict=False) for network in settings.allowed_networks
         ]
@@ -318,21 +331,64 @@ class PoliteClient:
         return state
 
     async def _load_robots(self, origin: str, state: _HostState) -> None:
+        """Read the host's robots.txt; a 5xx or no answer is asked again, a bounded number of
+        times, before the host is deferred. Every request is recorded in ``robots_log``.
+
+        Each request counts as a request to the host: it takes a connection slot, and the
+        host's delay (Crawl-delay included) runs from it, so the first page waits its turn.
+        """
         robots_url = f"{origin}/robots.txt"
-        http = self._settings.http
-        try:
-            status, body = await asyncio.wait_for(
-                self._download_robots(robots_url), timeout=http.fetch_deadline_seconds
+        politeness = self._settings.politeness
+        for attempt in range(1, politeness.robots_retries + 2):
+            status, body, error = await self._request_robots(robots_url, state)
+            if error is None:
+                break
+            last = attempt > politeness.robots_retries
+            self.robots_log.append(
+                RobotsAttempt(
+                    robots_url,
+                    attempt,
+                    status,
+                    datetime.now(UTC),
+                    error,
+                    "deferred" if last else "retry",
+                )
             )
-        except FetchFailed as exc:
-            state.robots_error = f"robots.txt unreadable: {exc.detail}"
-            return
-        except (httpx.HTTPError, httpx.InvalidURL, ValueError, TimeoutError) as exc:
-            state.robots_error = f"robots.txt unreachable: {type(exc).__name__}"
-            return
+            if last:
+                state.robots_error = f"{error}; host deferred after {attempt} attempts"
+                return
+            # Other hosts' pages go on meanwhile; only this host's pages wait for the answer.
+            await asyncio.sleep(politeness.robots_retry_delay_seconds)
+        assert status is not None
+        self.robots_log.append(RobotsAttempt(robots_url, attempt, status, datetime.now(UTC)))
+        self._parse_robots(robots_url, status, body, state)
+        state.next_allowed = time.monotonic() + state.delay  # the delay starts from robots.txt
+
+    async def _request_robots(
+        self, robots_url: str, state: _HostState
+    ) -> tuple[int | None, bytes, str | None]:
+        """One robots.txt request: (status, body, why it is unusable or None)."""
+        http = self._settings.http
+        async with state.semaphore, self._global:
+            now = time.monotonic()
+            if state.next_allowed > now:
+                await asyncio.sleep(state.next_allowed - now)
+            try:
+                status, body = await asyncio.wait_for(
+                    self._download_robots(robots_url), timeout=http.fetch_deadline_seconds
+                )
+            except FetchFailed as exc:
+                return None, b"", f"robots.txt unreadable: {exc.detail}"
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError, TimeoutError) as exc:
+                return None, b"", f"robots.txt unreachable: {type(exc).__name__}"
+            finally:
+                state.next_allowed = time.monotonic() + state.delay
         if status >= 500:
-            state.robots_error = f"robots.txt answered {status}; host deferred"
-            return
+            return status, b"", f"robots.txt answered {status}"
+        return status, body, None
+
+    def _parse_robots(self, robots_url: str, status: int, body: bytes, state: _HostState) -> None:
+        http = self._settings.http
         parser = RobotFileParser(robots_url)
         if status >= 400:
             parser.parse([])  # 4xx means no rules: everything is allowed

@@ -349,6 +349,14 @@ def test_robots_disallow_503_and_crawl_delay(loopback_server, loopback_settings)
 def test_robots_answering_503_defers_the_host(loopback_server, loopback_settings) -> None:
     loopback_server.routes["/robots.txt"] = (503, {}, b"")
     result = run(loopback_server, loopback_settings, urls=("/a", "/b"), healthy=())
-    outcomes = {path: row.outcome for path, row in result["log"].items()}
+    outcomes = {path: row.outcome for path, row in result["log"].items() if row.role == "page"}
     assert outcomes == {"/a": "robots_unavailable", "/b": "robots_unavailable"}
-    assert loopback_server.hits == ["/robots.txt"]  # asked once per run, then deferred
+    robots = result["log"]["/robots.txt"]  # the deferral is in the fetch log, with its attempts
+    assert (robots.role, robots.status, robots.reason) == (
+        "discovery",
+        "failed",
+        "robots_unavailable",
+    )
+    assert robots.detail.startswith("attempt 3: robots.txt answered 503")
+    # Asked again (twice, by default) before the host is deferred for the rest of the run.
+    assert loopback_server.hits == ["/robots.txt"] * 3

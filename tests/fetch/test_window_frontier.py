@@ -5,6 +5,8 @@ Each case is a hostile fixture of our own, served over real HTTP on 127.0.0.1.
 
 from __future__ import annotations
 
+import itertools
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -169,3 +171,63 @@ def test_a_page_dated_long_before_its_feed_item_is_kept_and_flagged(
     )
     assert old["date_conflict"] and not rows["Fresh"]["date_conflict"]
     assert outcome["summary"]["rejected"] == {}
+
+
+def test_robots_answering_503_then_200_is_asked_again_and_the_host_fetched(
+    loopback_server, loopback_settings
+):
+    server = loopback_server
+    answers = iter([(503, b""), (200, b"User-agent: *\nDisallow: /private/\n")])
+
+    def robots(request: Any) -> None:
+        status, body = next(answers, (200, b""))
+        request.send_response(status)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    server.routes["/robots.txt"] = robots
+    server.routes["/a"] = (200, HTML, article("A", "2026-03-10T09:00:00Z"))
+    outcome = run(loopback_settings, Source(name="outlet", urls=(server.url("/a"),)))
+    assert server.hits == ["/robots.txt", "/robots.txt", "/a"]
+    assert [a["title"] for a in outcome["articles"]] == ["A"]
+    retry = outcome["log"][server.url("/robots.txt")]
+    assert (retry["status"], retry["reason"]) == ("failed", "robots_retry")
+    assert "asked again later in the run" in retry["detail"]
+
+
+def test_crawl_delay_applies_from_the_first_request_after_robots(
+    loopback_server, loopback_settings
+):
+    server = loopback_server
+    times: list[tuple[str, float]] = []
+
+    def timed(path: str, status: int, headers: dict[str, str], body: bytes) -> Any:
+        def handler(request: Any) -> None:
+            times.append((path, time.monotonic()))
+            request.send_response(status)
+            for key, value in headers.items():
+                request.send_header(key, value)
+            request.send_header("Content-Length", str(len(body)))
+            request.end_headers()
+            request.wfile.write(body)
+
+        return handler
+
+    server.routes["/robots.txt"] = timed("/robots.txt", 200, {}, b"User-agent: *\nCrawl-delay: 1\n")
+    for name in ("a", "b"):
+        server.routes[f"/{name}"] = timed(
+            f"/{name}", 200, HTML, article(name, "2026-03-10T09:00:00Z")
+        )
+    settings = loopback_settings.model_copy(
+        update={
+            "politeness": loopback_settings.politeness.model_copy(
+                update={"min_delay_seconds": 0.1, "max_crawl_delay_seconds": 1.0}
+            )
+        }
+    )
+    run(settings, Source(name="outlet", urls=(server.url("/a"), server.url("/b"))))
+    assert [path for path, _ in times] == ["/robots.txt", "/a", "/b"]
+    gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(times)]
+    # Measured on the server: the first page waited the Crawl-delay after robots.txt too.
+    assert all(gap >= 0.95 for gap in gaps), gaps
