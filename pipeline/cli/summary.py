@@ -15,6 +15,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"({summary['stories']} stories, {summary['duplicates']} duplicates in "
         f"{summary['multi_copy_stories']} multi-copy stories)",
         f"  skipped         : {_counts(summary['skipped'])}",
+        f"  seen before     : {summary['skipped'].get('seen_before', 0)} URLs fetched on an "
+        "earlier day, not fetched again",
         f"  failed          : {_counts(summary['failed'])}",
         f"  rejected        : {_counts(summary['rejected'])}",
         f"  partition       : {articles_path}",

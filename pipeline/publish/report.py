@@ -21,6 +21,10 @@ Run report
         over its reports of the previous ``history_days`` days plus ``FAILURE_RATE_MARGIN``
         (with fewer than ``MIN_HISTORY_REPORTS`` earlier reports: above
         ``DEFAULT_MAX_FAILURE_RATE``);
+      * ``rejected_share``: more than ``MAX_REJECTED_SHARE`` of its fetched pages gave no article;
+      * ``over_cap``: its listings held more URLs than ``discovery.max_urls_per_source``;
+      * ``date_conflicts``: more than ``MAX_DATE_CONFLICT_SHARE`` of its articles are dated more
+        than 36 h from their listing (``date_conflict``);
       * ``unaccounted``: the counts above do not add up;
       * ``source_failed``: the source's fetch or extract failed; the day was published without
         it (keeping its rows of an earlier run of the day, if there was one).
@@ -66,6 +70,10 @@ DEFAULT_MAX_FAILURE_RATE = 0.25
 #: Fewer earlier reports than this and the median is noise: the default threshold applies.
 MIN_HISTORY_REPORTS = 3
 DEFAULT_HISTORY_DAYS = 14
+#: A source whose fetched pages are rejected more often than this is flagged.
+MAX_REJECTED_SHARE = 0.20
+#: A source whose pages' own dates disagree with their listings more often than this is flagged.
+MAX_DATE_CONFLICT_SHARE = 0.20
 #: Stories copied by at least this many outlets are listed among the top stories.
 MIN_OUTLETS_FOR_TOP_STORY = 2
 TOP_STORIES = 10
@@ -80,6 +88,7 @@ _ARTICLE_COLUMNS = [
     "published_at",
     "story_id",
     "is_duplicate",
+    "date_conflict",
 ]
 
 
@@ -255,6 +264,8 @@ def _source_report(
         "usual_failure_rate": usual,
         "history_reports": history_reports,
         "failure_rate_threshold": round(threshold, 4),
+        "rejected_share": _share(sum(counts.rejected.values()), counts.fetched),
+        "date_conflicts": sum(1 for row in rows if row.get("date_conflict")),
         "coverage": _coverage(rows),
     }
 
@@ -360,6 +371,35 @@ def _flags(sources: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
                     f"{name}: {_percent(rate)} of pages failed "
                     f"({sum(counts['failed'].values())} of {counts['discovered']}; {level}, "
                     f"flagged above {_percent(threshold)})",
+                )
+            )
+        rejected = counts.get("rejected_share")
+        if rejected is not None and rejected > MAX_REJECTED_SHARE:
+            flags.append(
+                _flag(
+                    name,
+                    "rejected_share",
+                    f"{name}: {_percent(rejected)} of fetched pages gave no article "
+                    f"({_reasons(counts['rejected'])})",
+                )
+            )
+        if counts["skipped"].get("over_cap"):
+            flags.append(
+                _flag(
+                    name,
+                    "over_cap",
+                    f"{name}: its listings exceeded the cap; {counts['skipped']['over_cap']} "
+                    "URLs were not fetched (discovery.max_urls_per_source)",
+                )
+            )
+        conflicts = counts.get("date_conflicts", 0)
+        if counts["written"] and conflicts / counts["written"] > MAX_DATE_CONFLICT_SHARE:
+            flags.append(
+                _flag(
+                    name,
+                    "date_conflicts",
+                    f"{name}: {conflicts} of {counts['written']} articles are dated more than "
+                    "36 h from their feed or sitemap date (date_conflict)",
                 )
             )
         if counts["unaccounted"]:

@@ -370,3 +370,37 @@ def test_cli_fails_clearly_for_a_day_without_data(demo_run: DemoRun, capsys) -> 
     assert "no published partitions for dt=2026-03-01" in captured.err
     assert "newsingest run --date 2026-03-01" in captured.err
     assert captured.out == ""
+
+
+def test_flags_for_rejects_the_cap_and_date_conflicts() -> None:
+    from pipeline.publish.report import _flags
+
+    def counts(**overrides: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "discovered": 10,
+            "fetched": 10,
+            "written": 10,
+            "skipped": {},
+            "failed": {},
+            "rejected": {},
+            "discovery_failed": {},
+            "failure_rate": 0.0,
+            "failure_rate_threshold": 0.25,
+            "usual_failure_rate": None,
+            "unaccounted": 0,
+            "rejected_share": 0.0,
+            "date_conflicts": 0,
+        }
+        return {**base, **overrides}
+
+    sources = {
+        "fine": counts(rejected_share=0.2, date_conflicts=2),
+        "rejecting": counts(written=7, rejected={"not_an_article": 3}, rejected_share=0.3),
+        "capped": counts(skipped={"over_cap": 40}),
+        "misdated": counts(date_conflicts=3),
+    }
+    assert [(f["source"], f["kind"]) for f in _flags(sources)] == [
+        ("rejecting", "rejected_share"),
+        ("capped", "over_cap"),
+        ("misdated", "date_conflicts"),
+    ]
