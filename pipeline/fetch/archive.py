@@ -16,6 +16,7 @@ iterator just stops, or prints the zlib error and carries on).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import zlib
@@ -122,6 +123,26 @@ class ArchivedEvent:
         return self.event.url
 
 
+def _remove_dead_partials(root: Root, directory: str) -> None:
+    """Delete the ``.partial`` files of killed fetches (local disks: nobody holds their lock).
+
+    On an object store an unfinished upload never becomes an object, so there is nothing to do.
+    """
+    if not root.is_local:
+        return
+    for name in root.list(directory):
+        if not (name.startswith(".") and name.endswith(".partial")):
+            continue
+        path = root.local_path(f"{directory}/{name}")
+        try:
+            with path.open("rb") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                path.unlink()  # we got the lock: its writer is gone
+        except (BlockingIOError, FileNotFoundError):
+            continue  # a live fetch is writing it (or it just went)
+        log.warning("removed %s, left by a killed fetch", root.display(f"{directory}/{name}"))
+
+
 class ArchiveWriter:
     """Writes one run's WARC under a temporary name and puts it in place on close.
 
@@ -138,8 +159,12 @@ class ArchiveWriter:
             self.relative = layout.archive_file(window, source, run_id, attempt)
         self.name = self.relative.rsplit("/", 1)[1]
         self._partial = layout.partial_file(self.relative)
+        _remove_dead_partials(root, layout.archive_dir(window, source))
         self._output = root.open_output(self._partial)
         self._file: IO[bytes] = self._output.__enter__()
+        if root.is_local:
+            # Held until the file is closed: a partial file nobody holds is a killed writer's.
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         self._writer = WARCWriter(self._file, gzip=True)
         self._closed = False
 

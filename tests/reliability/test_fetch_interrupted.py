@@ -74,3 +74,11 @@ def test_an_unfinished_fetch_publishes_no_warc(loopback_server, tmp_path: Path, 
     replay = newsingest("run", "--config", config, "--date", DAY.isoformat(), "--from-archive")
     assert replay.returncode == 1
     assert "no archived run of source 'crashy'" in replay.stderr
+
+    if stop == "kill":
+        # The next fetch of the source and day removes the dead writer's partial file.
+        loopback_server.routes["/hang"] = (200, {"Content-Type": "text/html"}, PAGE)
+        again = newsingest("run", "--config", config, "--date", DAY.isoformat())
+        assert again.returncode == 0, again.stderr
+        names = [path.name for path in folder.iterdir()]
+        assert len(names) == 1 and names[0].endswith(".warc.gz"), names
