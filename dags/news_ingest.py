@@ -1,7 +1,8 @@
 """news_ingest: the scheduled daily ingest. Wiring only; the work lives in ``pipeline.runner``.
 
-One run = one UTC day [day, day+1): discover and fetch each source (mapped), extract each source
-(mapped), then deduplicate across sources and publish the day's partition. A source that still
+One run = one UTC day [day, day+1): plan the enabled sources into shards (a host's sources in one
+shard; ``settings.shard_size`` sources each), fetch and extract each shard (mapped), then
+deduplicate across sources and publish the day's partition. A source that still
 fails on its last attempt is handed to publish as failed: the day is published without it and the
 report flags it. With the
 ``from_archive`` param the fetch step touches no network and replays the day's latest archived run.
@@ -102,46 +103,57 @@ def _context() -> tuple[Any, Any, str]:
 )
 def news_ingest() -> None:
     @task
-    def list_sources() -> list[str]:
+    def plan_shards() -> list[list[str]]:
+        """The enabled sources in shards (a host's sources together), the unit mapped below."""
+        from pipeline.planning import plan_shards as plan
         from pipeline.runner import check_roots
 
         config, _, _ = _context()
         check_roots(config)  # a root that cannot be written fails here, before any fetch
-        return [source.name for source in config.enabled_sources]
+        return plan(config.enabled_sources, config.settings.shard_size)
 
     @task(pool=FETCH_POOL)
-    def fetch(source: str) -> dict[str, Any]:
+    def fetch(shard: list[str]) -> list[dict[str, Any]]:
         from pipeline.runner import fetch_source
 
         config, window, run_id = _context()
         from_archive = bool(get_current_context()["params"].get("from_archive"))
-        try:
-            return fetch_source(config, window, run_id, source, from_archive=from_archive).as_dict()
-        except FileNotFoundError as exc:  # a replay with no archived run: no retry brings one
-            return _failed_source(source, exc)
-        except Exception as exc:
-            if not _last_try():
-                raise
-            return _failed_source(source, exc)
+        fetched = []
+        for source in shard:
+            try:
+                result = fetch_source(config, window, run_id, source, from_archive=from_archive)
+                fetched.append(result.as_dict())
+            except FileNotFoundError as exc:  # a replay with no archived run: no retry helps
+                fetched.append(_failed_source(source, exc))
+            except Exception as exc:
+                if not _last_try():
+                    raise
+                fetched.append(_failed_source(source, exc))
+        return fetched
 
     @task
-    def extract(fetched: dict[str, Any]) -> dict[str, Any]:
+    def extract(fetched: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from pipeline.runner import extract_source
 
-        if fetched.get("failed"):
-            return fetched
         config, window, run_id = _context()
-        try:
-            return extract_source(
-                config, window, run_id, fetched["source"], fetched["archive_file"]
-            ).as_dict()
-        except Exception as exc:
-            if not _last_try():
-                raise
-            return _failed_source(fetched["source"], exc)
+        extracted = []
+        for item in fetched:
+            if item.get("failed"):
+                extracted.append(item)
+                continue
+            try:
+                result = extract_source(
+                    config, window, run_id, item["source"], item["archive_file"]
+                )
+                extracted.append(result.as_dict())
+            except Exception as exc:
+                if not _last_try():
+                    raise
+                extracted.append(_failed_source(item["source"], exc))
+        return extracted
 
     @task(outlets=[ARTICLES])
-    def publish(extracted: list[dict[str, Any]]) -> dict[str, Any]:
+    def publish(shards: list[list[dict[str, Any]]]) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
         from pipeline.results import ExtractResult
@@ -149,6 +161,7 @@ def news_ingest() -> None:
         from pipeline.runner import publish as publish_day
 
         config, window, run_id = _context()
+        extracted = [item for shard in shards for item in shard]
         results = [ExtractResult.from_dict(item) for item in extracted if not item.get("failed")]
         failed = {item["source"]: item["failed"] for item in extracted if item.get("failed")}
         try:
@@ -162,7 +175,7 @@ def news_ingest() -> None:
         keys = ("partition", "discovered", "written", "duplicates", "failed_sources")
         return {key: summary[key] for key in keys}
 
-    publish(extract.expand(fetched=fetch.expand(source=list_sources())))
+    publish(extract.expand(fetched=fetch.expand(shard=plan_shards())))
 
 
 news_ingest()

@@ -126,6 +126,8 @@ class Settings(_Strict):
     discovery: DiscoverySettings = DiscoverySettings()
     dedup: DedupSettings = DedupSettings()
     report: ReportSettings = ReportSettings()
+    # Sources per task of the Airflow DAG (sources sharing a host always share a task).
+    shard_size: int = Field(25, ge=1)
     # Overrides of the extractor's thresholds (pipeline.extract.body.ExtractionOptions), by
     # field name; unknown names are errors.
     extraction: dict[str, float | int | bool] = Field(default_factory=dict)

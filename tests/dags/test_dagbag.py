@@ -10,8 +10,8 @@ def test_no_import_errors(dagbag) -> None:
 
 def test_news_ingest_shape(dagbag) -> None:
     dag = dagbag.dags["news_ingest"]
-    assert set(dag.task_ids) == {"list_sources", "fetch", "extract", "publish"}
-    assert dag.get_task("fetch").upstream_task_ids == {"list_sources"}
+    assert set(dag.task_ids) == {"plan_shards", "fetch", "extract", "publish"}
+    assert dag.get_task("fetch").upstream_task_ids == {"plan_shards"}
     assert dag.get_task("extract").upstream_task_ids == {"fetch"}
     assert dag.get_task("publish").upstream_task_ids == {"extract"}
     for task in dag.tasks:
