@@ -297,6 +297,7 @@ def ours(options: MetadataOptions) -> Tool:
             "date": md.published_date.isoformat() if md.published_date else None,
             "datetime": md.published_iso(),
             "authors": md.authors,
+            "agencies": md.agencies,
             "title": md.title,
             "source": md.provenance.get("published_at"),
         }
@@ -487,6 +488,16 @@ def main(argv: list[str] | None = None) -> int:
                 scores.append(score_page(page.truth, pred, page.site))
             results[name][set_name] = scores
             if name == "ours:default":
+                # The sets label an agency credit as the author when no person is named.
+                results["ours:authors+agencies"][set_name] = [
+                    score_page(
+                        page.truth,
+                        {**p, "authors": p.get("authors", []) + p.get("agencies", [])},
+                        page.site,
+                    )
+                    for page, p in zip(pages, preds, strict=True)
+                ]
+            if name == "ours:default":
                 predictions[set_name] = preds
             if name.startswith("ours:"):
                 next(v for v in variants if f"ours:{v.name}" == name).scores[set_name] = scores
@@ -495,12 +506,15 @@ def main(argv: list[str] | None = None) -> int:
         rows: list[tuple[str, dict[str, float]]] = []
         if "ours" in tools:
             rows.append(("project (default)", summarise(results["ours:default"][set_name])))
+            rows.append(
+                ("project authors+agencies", summarise(results["ours:authors+agencies"][set_name]))
+            )
             if loso is not None:
                 rows.append(("project leave-site-out", summarise(loso[set_name])))
                 for v in variants[1:]:
                     rows.append((f"  variant {v.name}", summarise(v.scores[set_name])))
         for name in results:
-            if not name.startswith("ours:"):
+            if not name.startswith("ours"):
                 rows.append((name, summarise(results[name][set_name])))
         print_table(set_name, rows)
         if "ours" in tools:

@@ -20,9 +20,10 @@ from typing import Any
 from bs4 import Tag
 
 from pipeline.extract.body import normalize_text
+from pipeline.extract.dates import MONTH_NAMES
 from pipeline.extract.scope import ArticleScope, Place
 
-# News agencies, as credited in bylines, lower-cased -> the credit kept in ``agencies``.
+# News agencies as credited in bylines, lower-cased -> one spelling (to tell duplicates apart).
 AGENCIES: dict[str, str] = {
     "ap": "AP", "associated press": "AP", "the associated press": "AP", "reuters": "Reuters",
     "thomson reuters": "Reuters", "afp": "AFP", "agence france-presse": "AFP",
@@ -62,7 +63,8 @@ REJECT_WORDS: frozenset[str] = frozenset(
         "gast", "redacción", "rédaction", "redazione", "redactie", "foto", "photo", "image",
         "bild", "fotos", "photos", "getty", "istock", "istockphoto", "shutterstock", "imago",
         "picture", "alliance", "scanpix", "unbenannt", "untitled", "nom", "name", "default",
-        "germany", "deutschland", "nachrichten", "agentur",
+        "germany", "deutschland", "nachrichten", "agentur", "nachrichtenagentur", "by", "in",
+        "von", "at", "on", "the", "and", "und", "share", "teilen", "mehr", "more", "all",
     }
 )  # fmt: skip
 # CMS accounts and placeholders that fill <meta name=author>.
@@ -107,9 +109,13 @@ def _fold(text: str) -> str:
 
 
 def agency_credit(text: str) -> str | None:
-    """The agency ``text`` names ("dpa", "Reuters", "SID Nachrichtenagentur"), if it is one."""
-    key = _AGENCY_SUFFIX.sub("", text.strip(" .:()[]-–—")).strip().lower()
-    return AGENCIES.get(key)
+    """The agency ``text`` names ("dpa", "Reuters", "SID Nachrichtenagentur"), as written."""
+    written = _AGENCY_SUFFIX.sub("", text.strip(" .:()[]-–—")).strip()
+    return written if written.lower() in AGENCIES else None
+
+
+def _agency_key(credit: str) -> str:
+    return AGENCIES.get(credit.lower(), credit).lower()
 
 
 def _split_pattern(lang: str | None) -> re.Pattern[str]:
@@ -149,7 +155,7 @@ def split_byline(
     text = _strip_prefixes(text)
     outlets = {_fold(o) for o in outlet_names if o}
     for part in _split_pattern(lang).split(text):
-        name = _strip_prefixes(part.strip(" .:-–—\t*")).strip()
+        name = _strip_prefixes(_cut_date(part).strip(" .:-–—\t*")).strip()
         if not name:
             continue
         credit = agency_credit(name)
@@ -159,6 +165,18 @@ def split_byline(
         if _is_name(name, outlets):
             names.append(name)
     return names, agencies
+
+
+def _cut_date(part: str) -> str:
+    """ "Poppy Reid Feb 21, 2020" -> "Poppy Reid": a byline often runs on into its date."""
+    words = part.split()
+    for i, word in enumerate(words):
+        if any(ch.isdigit() for ch in word):
+            kept = words[:i]
+            while kept and kept[-1].lower().strip(".,") in MONTH_NAMES:
+                kept.pop()
+            return " ".join(kept) if kept else part
+    return part
 
 
 def _is_name(name: str, outlets: set[str]) -> bool:
@@ -175,6 +193,7 @@ def _is_name(name: str, outlets: set[str]) -> bool:
         or not any(ch.isalpha() for ch in name)
         or (name.isupper() and len(words) == 1 and len(name) <= 4)
         or (name.islower() and ("-" in name or "_" in name))  # a URL slug or login
+        or (name.islower() and len(name) <= 3)
         or "." in folded.replace(". ", " ").rstrip(".").split()[-1][1:]  # a domain
     ):
         return False
@@ -214,7 +233,7 @@ def _collect(
         found, credits = split_byline(raw, lang, outlets)
         names.extend(found)
         agencies.extend(credits)
-    return _dedupe(names), _dedupe(agencies)
+    return _dedupe(names), _dedupe_agencies(agencies)
 
 
 def _dedupe(values: Iterable[str]) -> list[str]:
@@ -224,6 +243,16 @@ def _dedupe(values: Iterable[str]) -> list[str]:
         key = _fold(value)
         if key not in seen:
             seen.add(key)
+            out.append(value)
+    return out
+
+
+def _dedupe_agencies(values: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
+    for value in values:
+        if _agency_key(value) not in seen:
+            seen.add(_agency_key(value))
             out.append(value)
     return out
 
@@ -287,8 +316,8 @@ def byline_markup(tags: Sequence[Tag], scope: ArticleScope) -> list[str]:
 
 
 def byline_by_class(tags: Sequence[Tag], scope: ArticleScope) -> list[str]:
-    """The first short byline-classed element in the article (its header first)."""
-    best: tuple[Place, int, str] | None = None
+    """Short byline-classed elements in the article, best placed first (header, then body)."""
+    found: list[tuple[Place, int, str]] = []
     for order, tag in enumerate(tags):
         words = " ".join(str(tag.attrs.get(a) or "") for a in ("class", "id"))
         if not words or not BYLINE_CLASS.search(words) or _BYLINE_CLASS_REJECT.search(words):
@@ -297,11 +326,77 @@ def byline_by_class(tags: Sequence[Tag], scope: ArticleScope) -> list[str]:
         if not text.strip() or len(text) > MAX_BYLINE_CHARS:
             continue
         place = scope.place(tag)
-        if place is None:
-            continue
-        if best is None or (place, order) < best[:2]:
-            best = (place, order, text)
-    return [best[2]] if best else []
+        if place is not None:
+            found.append((place, order, text))
+    found.sort(key=lambda f: f[:2])
+    # The first candidate that yields a name wins; the caller tries them in this order.
+    return [text for _, _, text in found[:1]] + [
+        text for place, _, text in found[1:MAX_BYLINE_CANDIDATES] if place == found[0][0]
+    ]
+
+
+_BYLINE_LEAD = re.compile(
+    r"^\s*(?:by|von|par|por|door|av|af|di|autor(?:in)?\s*:|text\s*:|redaktion\s*:"
+    r"|written\s+by|posted\s+by|veröffentlicht\s+von|geschrieben\s+von)\s+(?P<rest>\S.{2,80})",
+    re.IGNORECASE,
+)
+MAX_BYLINE_CANDIDATES = 3
+MAX_TEXT_NODES = 40
+
+
+def byline_text(scope: ArticleScope) -> list[str]:
+    """A "By X" / "Von X" line in the article's header or at the top of its container."""
+    zones = [z for z in (scope.header, scope.root) if z is not None]
+    # Prose also starts with "By"/"Von"; a byline's name is capitalised and its line short.
+    for zone in zones:
+        for count, node in enumerate(zone.find_all(string=True)):
+            if count > MAX_TEXT_NODES:
+                break
+            parent = node.parent
+            text = normalize_text(str(node))
+            if not text:
+                continue
+            if isinstance(parent, Tag) and scope.place(parent) is None:
+                continue
+            lead = _BYLINE_LEAD.match(text)
+            if lead is None and text.lower() in ("by", "von", "par", "por", "door", "av", "af"):
+                # "By <a>Name</a>": the name is the parent's text after the lead word.
+                whole = normalize_text(parent.get_text(" ")) if isinstance(parent, Tag) else ""
+                lead = _BYLINE_LEAD.match(whole)
+            if lead is not None and len(text) <= MAX_BYLINE_LINE:
+                name = _leading_name(lead.group("rest"))
+                if name:
+                    return [name]
+    return []
+
+
+MAX_BYLINE_LINE = 120
+
+
+def _leading_name(text: str) -> str:
+    """The run of capitalised words (and particles, "and" words, commas) a byline starts with."""
+    kept: list[str] = []
+    for word in text.split():
+        bare = word.strip(",;")
+        if not bare:
+            break
+        if bare[0].isupper() or (kept and bare.lower() in _PARTICLES | _JOINERS):
+            if bare.lower().strip(".:") in _DATE_LABELS:
+                break
+            kept.append(word)
+            if word.endswith((".", ":")) and len(bare) > 3:
+                break
+        else:
+            break
+    while kept and kept[-1].lower().strip(",;") in _PARTICLES | _JOINERS:
+        kept.pop()
+    return " ".join(kept).strip(",; ")
+
+
+_JOINERS = frozenset(w for words in AND_WORDS.values() for w in words) | {"and", "&"}
+_DATE_LABELS = frozenset(
+    {"stand", "updated", "aktualisiert", "published", "veröffentlicht", "posted", "am", "on"}
+)
 
 
 def find_authors(
@@ -325,18 +420,22 @@ def find_authors(
     names, credits = _collect(ld_raw, outlets, lang)
     agencies.extend(credits)
     if names:
-        return Authors(names, _dedupe(agencies), "json-ld")
+        return Authors(names, _dedupe_agencies(agencies), "json-ld")
     person_meta: list[str] = []
     for raw in meta_authors:
         found, credits = split_byline(raw, lang, outlets)
         agencies.extend(credits)
         person_meta.extend(n for n in found if looks_like_person(n, outlets))
     if person_meta:
-        return Authors(_dedupe(person_meta), _dedupe(agencies), "meta")
-    for raws in (byline_markup(tags, scope), byline_by_class(tags, scope)):
-        names, credits = _collect(raws, outlets, lang)
+        return Authors(_dedupe(person_meta), _dedupe_agencies(agencies), "meta")
+    candidates = [byline_markup(tags, scope)]
+    candidates += [[text] for text in byline_by_class(tags, scope)]
+    candidates.append(byline_text(scope))
+    for raws in candidates:
+        # A visible byline runs on into its neighbours: "von X | 3. Mai", " | X".
+        names, credits = _collect((p for r in raws for p in r.split("|")), outlets, lang)
         agencies.extend(credits)
         if names:
-            return Authors(names, _dedupe(agencies), "html")
-    result.agencies = _dedupe(agencies)
+            return Authors(names, _dedupe_agencies(agencies), "html")
+    result.agencies = _dedupe_agencies(agencies)
     return result

@@ -125,6 +125,7 @@ for _month, _names in enumerate(
 ):
     for _name in _names.split():
         _MONTHS.setdefault(_name, _month)
+MONTH_NAMES: frozenset[str] = frozenset(_MONTHS)
 _MONTH_ALT = "|".join(sorted((re.escape(n) for n in _MONTHS), key=len, reverse=True))
 _TIME = r"(?:\D{0,12}?(?P<H>[01]?\d|2[0-3])[:.h](?P<M>[0-5]\d)(?:[:.](?P<S>[0-5]\d))?\s*(?P<ap>[ap]\.?m\.?)?)?"
 # "2 de abril de 2020", "8. April 2020", "10 mars 2026", "2 kwietnia 2020 r."

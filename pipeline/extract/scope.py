@@ -68,6 +68,8 @@ class ArticleScope:
             if node is not None:
                 header.append(node)
         self.header_ids = {id(t) for t in header}
+        # The outermost block of the header: the headline's surroundings.
+        self.header: Tag | None = header[-1] if header else None
 
     def place(self, tag: Tag) -> Place | None:
         """Where ``tag`` sits, or None when it is inside a region of other content."""
