@@ -30,6 +30,7 @@ from pipeline.extract.body import (
 from pipeline.extract.dates import (
     MODIFIED_META_KEYS,
     PUBLISHED_META_KEYS,
+    MarkupDate,
     PageDate,
     markup_dates,
     not_after,
@@ -37,7 +38,7 @@ from pipeline.extract.dates import (
     pick_markup,
     url_date,
 )
-from pipeline.extract.scope import ArticleScope
+from pipeline.extract.scope import ArticleScope, Place
 
 __all__ = ["MetadataOptions", "PageMetadata", "clean_authors", "extract_metadata", "parse_datetime"]
 
@@ -81,13 +82,17 @@ class MetadataOptions:
     ``htmldate``: whether htmldate is asked when the page's structured data and the article's
     markup give no publication date ("off"), with its markup-only search ("fast") or with its
     search of the visible text too ("extensive"). ``htmldate_scope``: the whole page or only the
-    article container. ``htmldate_before_markup``: ask htmldate before our reading of the
-    article's ``<time>``/itemprop markup.
+    article container. ``date_order``: the order of the sources: "structured" (JSON-LD and
+    <meta>), "header-markup" (<time>/itemprop in the article's header only), "markup" (in the
+    article), "htmldate", "url".
     """
 
     htmldate: Literal["off", "fast", "extensive"] = "extensive"
     htmldate_scope: Literal["page", "article"] = "page"
-    htmldate_before_markup: bool = False
+    # The order in which the sources are asked for a publication date.
+    date_order: tuple[str, ...] = ("structured", "markup", "htmldate", "url")
+    # Ask htmldate only on pages that declare or show an article (see ``_looks_like_article``).
+    htmldate_needs_article: bool = False
     # htmldate falls back to a bare year (a copyright line) as YYYY-01-01: that is no date.
     htmldate_reject_year_only: bool = True
 
@@ -97,10 +102,16 @@ class MetadataOptions:
         return {
             "default": {},
             "no-htmldate": {"htmldate": "off"},
+            "htmldate-articles-only": {"htmldate_needs_article": True},
             "htmldate-fast-page": {"htmldate": "fast", "htmldate_scope": "page"},
             "htmldate-ext-keep-jan1": {"htmldate_reject_year_only": False},
             "htmldate-ext-article": {"htmldate": "extensive", "htmldate_scope": "article"},
-            "htmldate-first": {"htmldate_before_markup": True},
+            "htmldate-before-markup": {"date_order": ("structured", "htmldate", "markup", "url")},
+            "header-markup-first": {
+                "date_order": ("header-markup", "structured", "markup", "htmldate", "url")
+            },
+            "htmldate-first": {"date_order": ("htmldate", "structured", "markup", "url")},
+            "url-before-htmldate": {"date_order": ("structured", "markup", "url", "htmldate")},
         }
 
 
@@ -271,10 +282,58 @@ def _first_date(
     return None
 
 
+def _published_date(
+    soup: BeautifulSoup,
+    ld: list[dict[str, Any]],
+    meta: _Meta,
+    marked: list[MarkupDate],
+    scope: ArticleScope,
+    url: str,
+    fetched_at: datetime | None,
+    options: ExtractionOptions,
+    metadata_options: MetadataOptions,
+    lang: str | None,
+) -> PageDate | None:
+    """The first source in ``metadata_options.date_order`` that gives a publication date."""
+    slack = options.future_slack
+    future: list[PageDate] = []
+    current = [d for d in marked if not_after(d.found, fetched_at, slack)]
+    for step in metadata_options.date_order:
+        found: PageDate | None = None
+        if step == "structured":
+            candidates = [("json-ld", _ld_str(ld, k)) for k in ("datePublished", "dateCreated")]
+            candidates += [(_meta_source(k), meta.first(k)) for k in PUBLISHED_META_KEYS]
+            found = _first_date(candidates, fetched_at, options, lang, future)
+        elif step in ("header-markup", "markup"):
+            usable = [d for d in current if step == "markup" or d.place == Place.HEADER]
+            in_markup = pick_markup(usable, "published")
+            found = in_markup.with_source("time-tag") if in_markup is not None else None
+        elif step == "htmldate" and not future:
+            if metadata_options.htmldate_needs_article and not _looks_like_article(ld, meta, scope):
+                continue
+            # htmldate reads the same declarations; a declared date already refused as being
+            # after the fetch must not come back from it as a bare day.
+            found = _htmldate(soup, scope, fetched_at, metadata_options, slack)
+        elif step == "url":
+            from_url = url_date(url)
+            found = from_url if from_url and not_after(from_url, fetched_at, slack) else None
+        if found is not None:
+            return found
+    return None
+
+
+def _looks_like_article(ld: list[dict[str, Any]], meta: _Meta, scope: ArticleScope) -> bool:
+    """The page says it is an article: an Article-type JSON-LD, og:type article, or <article>."""
+    if any(_types(obj) & STRICT_ARTICLE_TYPES for obj in ld):
+        return True
+    if (meta.first("og:type") or "").lower() == "article":
+        return True
+    return scope.root is not None and scope.root.name == "article"
+
+
 def _htmldate(
     soup: BeautifulSoup,
     scope: ArticleScope,
-    url: str,
     fetched_at: datetime | None,
     options: MetadataOptions,
     slack: timedelta,
@@ -469,30 +528,9 @@ def extract_metadata(
 
     # Dates
     marked = markup_dates(every_tag, scope, page_lang)
-    ld_published = [("json-ld", _ld_str(ld, key)) for key in ("datePublished", "dateCreated")]
-    meta_published = [(_meta_source(k), meta.first(k)) for k in PUBLISHED_META_KEYS]
-    future: list[PageDate] = []
-    published = _first_date(
-        [*ld_published, *meta_published], fetched_at, options, page_lang, future
+    published = _published_date(
+        soup, ld, meta, marked, scope, url, fetched_at, options, metadata_options, page_lang
     )
-    # htmldate reads the same declarations; a declared date already refused as being after
-    # the fetch must not come back from it as a bare day.
-    ask_htmldate = not future
-    if published is None and ask_htmldate and metadata_options.htmldate_before_markup:
-        published = _htmldate(soup, scope, url, fetched_at, metadata_options, options.future_slack)
-    if published is None:
-        in_markup = pick_markup(
-            (d for d in marked if not_after(d.found, fetched_at, options.future_slack)),
-            "published",
-        )
-        if in_markup is not None:
-            published = in_markup.with_source("time-tag")
-    if published is None and ask_htmldate and not metadata_options.htmldate_before_markup:
-        published = _htmldate(soup, scope, url, fetched_at, metadata_options, options.future_slack)
-    if published is None:
-        from_url = url_date(url)
-        if from_url is not None and not_after(from_url, fetched_at, options.future_slack):
-            published = from_url
     if published is not None:
         md.published = published
         md.published_at = published.utc
