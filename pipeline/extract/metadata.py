@@ -183,10 +183,16 @@ def _all_tags(soup: BeautifulSoup, tags: Sequence[Tag] | None) -> Sequence[Tag]:
     return list(iter_tags(soup)) if tags is None else tags
 
 
-def parse_json_ld(soup: BeautifulSoup, tags: Sequence[Tag] | None = None) -> list[dict[str, Any]]:
+def parse_json_ld(
+    soup: BeautifulSoup,
+    tags: Sequence[Tag] | None = None,
+    index: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Article-like JSON-LD objects on the page, most specific type first.
 
     ``tags`` is every tag of ``soup`` in document order, when the caller already has them.
+    ``index``, when given, receives every object that has an ``@id`` (to resolve references
+    such as an article's ``"author": {"@id": ...}`` into the Person node of a Yoast graph).
     """
     strict: list[dict[str, Any]] = []
     loose: list[dict[str, Any]] = []
@@ -204,6 +210,8 @@ def parse_json_ld(soup: BeautifulSoup, tags: Sequence[Tag] | None = None) -> lis
         except ValueError:
             continue
         for obj in _iter_json_objects(data):
+            if index is not None and isinstance(obj.get("@id"), str):
+                index.setdefault(obj["@id"], obj)
             types = _types(obj)
             if types & STRICT_ARTICLE_TYPES:
                 strict.append(obj)
@@ -320,6 +328,15 @@ def _published_date(
         if found is not None:
             return found
     return None
+
+
+def _resolve_refs(value: Any, index: dict[str, dict[str, Any]]) -> Any:
+    """Replace ``{"@id": ...}`` references by the objects they point to."""
+    if isinstance(value, list):
+        return [_resolve_refs(item, index) for item in value]
+    if isinstance(value, dict) and "name" not in value and isinstance(value.get("@id"), str):
+        return index.get(value["@id"], value)
+    return value
 
 
 def _looks_like_article(ld: list[dict[str, Any]], meta: _Meta, scope: ArticleScope) -> bool:
@@ -487,7 +504,8 @@ def extract_metadata(
     the caller already has them.
     """
     every_tag = _all_tags(soup, tags)
-    ld = parse_json_ld(soup, every_tag) if json_ld is None else json_ld
+    ld_index: dict[str, dict[str, Any]] = {}
+    ld = parse_json_ld(soup, every_tag, ld_index) if json_ld is None else json_ld
     meta = _Meta(every_tag)
     md = PageMetadata()
     prov = md.provenance
@@ -510,13 +528,13 @@ def extract_metadata(
 
     # Authors
     page_lang = _page_lang(soup)
-    scope = ArticleScope(every_tag)
+    scope = ArticleScope(every_tag, md.title)
     host = urlsplit(url).hostname
     outlets = [n for n in (md.site_name, publisher_name, host, _host_label(host)) if n]
     found_authors = find_authors(
         every_tag,
         scope,
-        json_ld_author=_ld_value(ld, "author"),
+        json_ld_author=_resolve_refs(_ld_value(ld, "author"), ld_index),
         meta_authors=[v for key in AUTHOR_META_NAMES for v in meta.all(key)],
         outlet_names=outlets,
         lang=page_lang or _normalize_lang(meta.first("og:locale", "content-language")),

@@ -54,11 +54,21 @@ def is_excluded_region(tag: Tag) -> bool:
 
 
 class ArticleScope:
-    """The article container and header of a page, found once, asked about many tags."""
+    """The article container and header of a page, found once, asked about many tags.
+
+    The headline anchors everything: a region that contains it is never "other content", even
+    when a layout class says ``sidebar`` or ``navigation-container``; the container is the
+    ``<article>`` (or Article itemtype) around it when there is one.
+    """
 
     def __init__(self, tags: Sequence[Tag], title: str | None = None) -> None:
-        self.root = _find_root(tags)
-        self.headline = _find_headline(tags, self.root)
+        self.headline = _find_headline(tags, title)
+        self._protected: set[int] = set()
+        node = self.headline
+        while node is not None:
+            self._protected.add(id(node))
+            node = node.parent if isinstance(node.parent, Tag) else None
+        self.root = self._find_root(tags)
         header: list[Tag] = []
         node = self.headline
         for _ in range(HEADER_LEVELS):
@@ -70,6 +80,53 @@ class ArticleScope:
         self.header_ids = {id(t) for t in header}
         # The outermost block of the header: the headline's surroundings.
         self.header: Tag | None = header[-1] if header else None
+
+    def excluded(self, tag: Tag) -> bool:
+        return id(tag) not in self._protected and is_excluded_region(tag)
+
+    def _inside_excluded(self, tag: Tag) -> bool:
+        node: Tag | None = tag
+        while node is not None and node.name not in ("body", "html", "[document]"):
+            if self.excluded(node):
+                return True
+            node = node.parent if isinstance(node.parent, Tag) else None
+        return False
+
+    def _find_root(self, tags: Sequence[Tag]) -> Tag | None:
+        """The article container: around the headline if possible, else the page's main one."""
+        node = self.headline
+        while node is not None and node.name not in ("body", "html"):
+            itemtype = node.attrs.get("itemtype")
+            if node.name == "article" or (
+                isinstance(itemtype, str) and _ARTICLE_ITEMTYPE.search(itemtype)
+            ):
+                return node
+            node = node.parent if isinstance(node.parent, Tag) else None
+        articles: list[Tag] = []
+        body_hint: Tag | None = None
+        main: Tag | None = None
+        for tag in tags:
+            itemtype = tag.attrs.get("itemtype")
+            is_article_type = isinstance(itemtype, str) and _ARTICLE_ITEMTYPE.search(itemtype)
+            if is_article_type and not self._inside_excluded(tag):
+                return tag
+            if tag.name == "article" and not self._inside_excluded(tag):
+                articles.append(tag)
+            elif body_hint is None and (
+                tag.attrs.get("itemprop") == "articleBody" or _BODY_HINT.search(_words(tag))
+            ):
+                body_hint = tag
+            elif main is None and (tag.name == "main" or tag.attrs.get("role") == "main"):
+                main = tag
+        if articles:
+            # Several <article>s (a story and its teasers): the one with the most text.
+            return max(articles, key=lambda a: len(a.get_text()))
+        if body_hint is not None:
+            parent = body_hint.parent
+            if isinstance(parent, Tag) and parent.name not in ("body", "html"):
+                return parent
+            return body_hint
+        return main
 
     def place(self, tag: Tag) -> Place | None:
         """Where ``tag`` sits, or None when it is inside a region of other content."""
@@ -87,10 +144,12 @@ class ArticleScope:
         for ancestor in ancestors:
             if ancestor is self.root:
                 break
-            if is_excluded_region(ancestor) and not (ancestor is tag and tag.name == "time"):
+            if self.excluded(ancestor) and not (ancestor is tag and tag.name == "time"):
                 return None
-            if not (in_root or in_header) and _FOOTER.search(
-                ancestor.name + " " + _words(ancestor)
+            if (
+                not (in_root or in_header)
+                and id(ancestor) not in self._protected
+                and _FOOTER.search(ancestor.name + " " + _words(ancestor))
             ):
                 return None
         if in_header:
@@ -100,63 +159,22 @@ class ArticleScope:
         return Place.PAGE if self.root is None else None
 
 
-def _find_root(tags: Sequence[Tag]) -> Tag | None:
-    """The article container: an Article itemtype, the <article> holding the body, or <main>."""
-    articles: list[Tag] = []
-    body_hint: Tag | None = None
-    main: Tag | None = None
-    for tag in tags:
-        itemtype = tag.attrs.get("itemtype")
-        if isinstance(itemtype, str) and _ARTICLE_ITEMTYPE.search(itemtype):
-            if not _inside_excluded(tag):
-                return tag
-        if tag.name == "article" and not _inside_excluded(tag):
-            articles.append(tag)
-        elif body_hint is None and (
-            tag.attrs.get("itemprop") == "articleBody" or _BODY_HINT.search(_words(tag).lower())
-        ):
-            body_hint = tag
-        elif main is None and (tag.name == "main" or tag.attrs.get("role") == "main"):
-            main = tag
-    if articles:
-        if len(articles) == 1:
-            return articles[0]
-        # Several <article>s (a story and its teasers): the one with the most text.
-        return max(articles, key=lambda a: len(a.get_text()))
-    if body_hint is not None:
-        parent = body_hint.parent
-        return (
-            parent if isinstance(parent, Tag) and parent.name not in ("body", "html") else body_hint
-        )
-    return main
+_TITLE_WORDS = re.compile(r"\w+")
 
 
-def _find_headline(tags: Sequence[Tag], root: Tag | None) -> Tag | None:
-    first_h1: Tag | None = None
-    for tag in tags:
-        if tag.name != "h1":
-            continue
-        if root is None or _is_inside(tag, root):
-            return tag
-        if first_h1 is None and not _inside_excluded(tag):
-            first_h1 = tag
-    # A headline above the container (a page header band) still heads the article.
-    return first_h1
+def _title_key(text: str) -> str:
+    return " ".join(_TITLE_WORDS.findall(text.casefold()))
 
 
-def _is_inside(tag: Tag, root: Tag) -> bool:
-    node: Tag | None = tag
-    while node is not None:
-        if node is root:
-            return True
-        node = node.parent if isinstance(node.parent, Tag) else None
-    return False
-
-
-def _inside_excluded(tag: Tag) -> bool:
-    node: Tag | None = tag
-    while node is not None and node.name not in ("body", "html", "[document]"):
-        if is_excluded_region(node):
-            return True
-        node = node.parent if isinstance(node.parent, Tag) else None
-    return False
+def _find_headline(tags: Sequence[Tag], title: str | None) -> Tag | None:
+    """The <h1> that carries the title (the first <h1> when none does)."""
+    h1s = [t for t in tags if t.name == "h1"]
+    if not h1s:
+        return None
+    if title:
+        key = _title_key(title)
+        for h1 in h1s:
+            text = _title_key(h1.get_text(" "))
+            if text and (text in key or key in text):
+                return h1
+    return h1s[0]
