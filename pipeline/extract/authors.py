@@ -65,6 +65,10 @@ REJECT_WORDS: frozenset[str] = frozenset(
         "picture", "alliance", "scanpix", "unbenannt", "untitled", "nom", "name", "default",
         "germany", "deutschland", "nachrichten", "agentur", "nachrichtenagentur", "by", "in",
         "von", "at", "on", "the", "and", "und", "share", "teilen", "mehr", "more", "all",
+        "datum", "date", "fecha", "monday", "tuesday", "wednesday", "thursday", "friday",
+        "saturday", "sunday", "montag", "dienstag", "mittwoch", "donnerstag", "freitag",
+        "samstag", "sonntag", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
+        "dimanche", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
     }
 )  # fmt: skip
 # CMS accounts and placeholders that fill <meta name=author>.
@@ -91,6 +95,8 @@ _PARTICLES = frozenset(
      "al", "el", "ten", "ter", "zu", "y", "af", "of"}
 )  # fmt: skip
 MAX_NAME_WORDS = 5
+# More names than this in one source is a reference list, not a byline.
+MAX_AUTHORS = 12
 MAX_BYLINE_CHARS = 200
 BYLINE_CLASS = re.compile(r"byline|author|autor|verfasser|writer|journalist|reporter", re.I)
 _BYLINE_CLASS_REJECT = re.compile(r"avatar|image|img|photo|bio|about|description|social", re.I)
@@ -168,15 +174,23 @@ def split_byline(
 
 
 def _cut_date(part: str) -> str:
-    """ "Poppy Reid Feb 21, 2020" -> "Poppy Reid": a byline often runs on into its date."""
+    """ "Poppy Reid Feb 21, 2020" -> "Poppy Reid": a byline often runs on into its date.
+
+    Also drops a trailing date label or lower-case word ("Sara Zinnecker Stand", "X am").
+    """
     words = part.split()
     for i, word in enumerate(words):
         if any(ch.isdigit() for ch in word):
-            kept = words[:i]
-            while kept and kept[-1].lower().strip(".,") in MONTH_NAMES:
-                kept.pop()
-            return " ".join(kept) if kept else part
-    return part
+            if i == 0:
+                return part  # a digit first: not a byline with a date, left to the filters
+            words = words[:i]
+            break
+    while words and words[-1].lower().strip(".,:") in MONTH_NAMES | _DATE_LABELS:
+        words.pop()
+    if any(w[:1].isupper() for w in words):
+        while len(words) > 1 and words[-1].islower() and words[-1] not in _PARTICLES:
+            words.pop()
+    return " ".join(words)
 
 
 def _is_name(name: str, outlets: set[str]) -> bool:
@@ -395,8 +409,9 @@ def _leading_name(text: str) -> str:
 
 _JOINERS = frozenset(w for words in AND_WORDS.values() for w in words) | {"and", "&"}
 _DATE_LABELS = frozenset(
-    {"stand", "updated", "aktualisiert", "published", "veröffentlicht", "posted", "am", "on"}
-)
+    {"stand", "updated", "aktualisiert", "published", "veröffentlicht", "posted", "am", "on",
+     "last", "publié", "publicado", "pubblicato"}
+)  # fmt: skip
 
 
 def find_authors(
@@ -419,7 +434,7 @@ def find_authors(
         ld_raw.append(name)
     names, credits = _collect(ld_raw, outlets, lang)
     agencies.extend(credits)
-    if names:
+    if 0 < len(names) <= MAX_AUTHORS:
         return Authors(names, _dedupe_agencies(agencies), "json-ld")
     person_meta: list[str] = []
     for raw in meta_authors:
@@ -434,6 +449,8 @@ def find_authors(
     for raws in candidates:
         # A visible byline runs on into its neighbours: "von X | 3. Mai", " | X".
         names, credits = _collect((p for r in raws for p in r.split("|")), outlets, lang)
+        if len(names) > MAX_AUTHORS:
+            continue  # a reference list or a list of contributors to the site
         agencies.extend(credits)
         if names:
             return Authors(names, _dedupe_agencies(agencies), "html")

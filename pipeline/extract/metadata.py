@@ -530,7 +530,12 @@ def extract_metadata(
     page_lang = _page_lang(soup)
     scope = ArticleScope(every_tag, md.title)
     host = urlsplit(url).hostname
-    outlets = [n for n in (md.site_name, publisher_name, host, _host_label(host)) if n]
+    title_tag = _clean(soup.title.get_text()) if soup.title else None
+    outlets = [
+        n
+        for n in (md.site_name, publisher_name, host, _host_label(host), _title_suffix(title_tag))
+        if n
+    ]
     found_authors = find_authors(
         every_tag,
         scope,
@@ -679,6 +684,18 @@ def _attr_words(tag: Tag, attr: str) -> list[str]:
     if isinstance(value, str):
         return value.lower().split()
     return [str(v).lower() for v in value] if isinstance(value, list) else []
+
+
+def _title_suffix(title: str | None) -> str | None:
+    """The " | Site" end of a <title>: usually the site's name, whatever og:site_name says."""
+    if not title:
+        return None
+    for sep in TITLE_SEPARATORS:
+        if sep in title:
+            tail = title.rpartition(sep)[2].strip()
+            if 0 < len(tail.split()) <= TITLE_SUFFIX_MAX_WORDS:
+                return tail
+    return None
 
 
 def _host_label(host: str | None) -> str | None:
