@@ -71,6 +71,11 @@ REJECT_WORDS: frozenset[str] = frozenset(
         "dimanche", "lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo",
     }
 )  # fmt: skip
+# Words that make a name a desk ("Guardian staff", "Wirtschaftsredaktion" is one word: not here).
+DESK_WORDS: frozenset[str] = frozenset(
+    {"staff", "desk", "team", "redaktion", "newsroom", "editorial", "reporter", "editors",
+     "rédaction", "redacción", "redazione", "redactie", "redaksjonen", "redaktionen"}
+)  # fmt: skip
 # CMS accounts and placeholders that fill <meta name=author>.
 PLACEHOLDER_NAMES: frozenset[str] = frozenset(
     {"super user", "no author", "wordpressadmin", "wpadmin", "admin", "administrator", "root"}
@@ -188,15 +193,39 @@ def _cut_date(part: str) -> str:
     while words and words[-1].lower().strip(".,:") in MONTH_NAMES | _DATE_LABELS:
         words.pop()
     if any(w[:1].isupper() for w in words):
-        while len(words) > 1 and words[-1].islower() and words[-1] not in _PARTICLES:
+        while (
+            len(words) > 1
+            and words[-1].islower()
+            and words[-1] not in _PARTICLES
+            and words[-1] not in DESK_WORDS
+        ):
             words.pop()
     return " ".join(words)
+
+
+def is_named_desk(name: str) -> bool:
+    """ "Guardian staff reporter", "MND Staff", "Redaktion Gelbe Liste": a desk with a name.
+
+    A bare "Staff" or "Redaktion" names nobody and is not one.
+    """
+    words = [w.lower().strip(".,") for w in re.split(r"[\s-]+", name) if w.strip(".,")]
+    desk = [w for w in words if w in DESK_WORDS]
+    named = [w for w in words if w not in DESK_WORDS and w not in _PARTICLES]
+    return (
+        bool(desk)
+        and bool(named)
+        and len(words) <= MAX_NAME_WORDS
+        and not any(w in REJECT_WORDS or w in AGENCIES for w in named)
+        and not any(ch.isdigit() for ch in name)
+    )
 
 
 def _is_name(name: str, outlets: set[str]) -> bool:
     words = name.split()
     lowered = {w.lower().strip(".,") for w in words}
     folded = _fold(name)
+    if is_named_desk(name) and folded not in outlets:
+        return True
     if (
         len(words) > MAX_NAME_WORDS
         or len(name) < 2
