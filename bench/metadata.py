@@ -534,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
             if key == "authors":
                 if s.author_counted and (s.author_tp != s.author_np or s.author_tp != s.author_ng):
                     print(
-                        f"{page.truth['id']}: gold={page.truth['authors']} ours={pred.get('authors')}"
+                        f"{page.truth['id']}: gold={page.truth['authors']} "
+                        f"ours={pred.get('authors')}"
                     )
             elif getattr(s, key) is (key == "nodate_fp"):
                 gold = page.truth.get("datetime") or page.truth.get("date")

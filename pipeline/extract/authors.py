@@ -226,7 +226,7 @@ def _is_name(name: str, outlets: set[str]) -> bool:
     folded = _fold(name)
     if is_named_desk(name) and folded not in outlets:
         return True
-    if (
+    return not (
         len(words) > MAX_NAME_WORDS
         or len(name) < 2
         or any(ch.isdigit() for ch in name)
@@ -238,9 +238,7 @@ def _is_name(name: str, outlets: set[str]) -> bool:
         or (name.islower() and ("-" in name or "_" in name))  # a URL slug or login
         or (name.islower() and len(name) <= 3)
         or "." in folded.replace(". ", " ").rstrip(".").split()[-1][1:]  # a domain
-    ):
-        return False
-    return True
+    )
 
 
 def looks_like_person(name: str, outlets: Iterable[str] = ()) -> bool:
@@ -344,10 +342,11 @@ def byline_markup(tags: Sequence[Tag], scope: ArticleScope) -> list[str]:
             continue
         target: Tag = tag
         if is_prop:
-            inner = tag.find(attrs={"itemprop": "name"})
-            if isinstance(inner, Tag):
+            props = [t for t in tag.descendants if isinstance(t, Tag) and t.get("itemprop")]
+            inner = next((t for t in props if t.get("itemprop") == "name"), None)
+            if inner is not None:
                 target = inner
-            elif tag.find(attrs={"itemprop": True}) is not None and tag.name != "a":
+            elif props and tag.name != "a":
                 continue  # a Person block without a name property: its text is a bio
         text = target.get("content") if target.name == "meta" else target.get_text(" ")
         if isinstance(text, str) and 0 < len(text.strip()) <= MAX_BYLINE_CHARS:

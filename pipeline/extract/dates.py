@@ -127,7 +127,11 @@ for _month, _names in enumerate(
         _MONTHS.setdefault(_name, _month)
 MONTH_NAMES: frozenset[str] = frozenset(_MONTHS)
 _MONTH_ALT = "|".join(sorted((re.escape(n) for n in _MONTHS), key=len, reverse=True))
-_TIME = r"(?:\D{0,12}?(?P<H>[01]?\d|2[0-3])[:.h](?P<M>[0-5]\d)(?:[:.](?P<S>[0-5]\d))?\s*(?P<ap>[ap]\.?m\.?)?)?"
+# An optional time of day after the date ("- 04:30", "à 08h15", "at 4:30 pm").
+_TIME = (
+    r"(?:\D{0,12}?(?P<H>[01]?\d|2[0-3])[:.h](?P<M>[0-5]\d)(?:[:.](?P<S>[0-5]\d))?"
+    r"\s*(?P<ap>[ap]\.?m\.?)?)?"
+)
 # "2 de abril de 2020", "8. April 2020", "10 mars 2026", "2 kwietnia 2020 r."
 _DAY_MONTH_YEAR = re.compile(
     rf"(?<!\d)(?P<d>[0-3]?\d)(?:\.|er|st|nd|rd|th|º)?\s*(?:de\s+|of\s+)?(?P<mon>{_MONTH_ALT})\.?,?"

@@ -322,6 +322,9 @@ def _published_date(
             # htmldate reads the same declarations; a declared date already refused as being
             # after the fetch must not come back from it as a bare day.
             found = _htmldate(soup, scope, fetched_at, metadata_options, slack)
+            updated_days = {d.found.day for d in marked if d.kind == "modified"}
+            if found is not None and found.day in updated_days:
+                found = None  # htmldate took the article's "updated" stamp for its date
         elif step == "url":
             from_url = url_date(url)
             found = from_url if from_url and not_after(from_url, fetched_at, slack) else None
