@@ -63,8 +63,8 @@ REJECT_WORDS: frozenset[str] = frozenset(
         "gast", "redacción", "rédaction", "redazione", "redactie", "foto", "photo", "image",
         "bild", "fotos", "photos", "getty", "istock", "istockphoto", "shutterstock", "imago",
         "picture", "alliance", "scanpix", "unbenannt", "untitled", "nom", "name", "default",
-        "germany", "deutschland", "nachrichten", "agentur", "nachrichtenagentur", "by", "in",
-        "von", "at", "on", "the", "and", "und", "share", "teilen", "mehr", "more", "all",
+        "germany", "deutschland", "nachrichten", "agentur", "nachrichtenagentur",
+        "share", "teilen", "mehr", "more",
         "datum", "date", "fecha", "monday", "tuesday", "wednesday", "thursday", "friday",
         "saturday", "sunday", "montag", "dienstag", "mittwoch", "donnerstag", "freitag",
         "samstag", "sonntag", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
@@ -76,6 +76,9 @@ DESK_WORDS: frozenset[str] = frozenset(
     {"staff", "desk", "team", "redaktion", "newsroom", "editorial", "reporter", "editors",
      "rédaction", "redacción", "redazione", "redactie", "redaksjonen", "redaktionen"}
 )  # fmt: skip
+FUNCTION_WORDS: frozenset[str] = frozenset(
+    {"by", "von", "in", "at", "on", "the", "and", "und", "all", "of", "de", "par", "por", "av"}
+)
 # CMS accounts and placeholders that fill <meta name=author>.
 PLACEHOLDER_NAMES: frozenset[str] = frozenset(
     {"super user", "no author", "wordpressadmin", "wpadmin", "admin", "administrator", "root"}
@@ -226,6 +229,8 @@ def _is_name(name: str, outlets: set[str]) -> bool:
     folded = _fold(name)
     if is_named_desk(name) and folded not in outlets:
         return True
+    if all(w.lower() in FUNCTION_WORDS for w in words):
+        return False  # "By", "in", "and": a lead word left over, not a name
     return not (
         len(words) > MAX_NAME_WORDS
         or len(name) < 2
@@ -382,6 +387,10 @@ _BYLINE_LEAD = re.compile(
     r"|written\s+by|posted\s+by|veröffentlicht\s+von|geschrieben\s+von)\s+(?P<rest>\S.{2,80})",
     re.IGNORECASE,
 )
+_LEAD_ONLY = re.compile(
+    r"^(?:by|von|par|por|door|av|af|di|autor(?:in)?|text|written\s+by|posted\s+by)\s*:?$",
+    re.IGNORECASE,
+)
 MAX_BYLINE_CANDIDATES = 3
 MAX_TEXT_NODES = 40
 
@@ -401,7 +410,7 @@ def byline_text(scope: ArticleScope) -> list[str]:
             if isinstance(parent, Tag) and scope.place(parent) is None:
                 continue
             lead = _BYLINE_LEAD.match(text)
-            if lead is None and text.lower() in ("by", "von", "par", "por", "door", "av", "af"):
+            if lead is None and _LEAD_ONLY.match(text):
                 # "By <a>Name</a>": the name is the parent's text after the lead word.
                 whole = normalize_text(parent.get_text(" ")) if isinstance(parent, Tag) else ""
                 lead = _BYLINE_LEAD.match(whole)
