@@ -518,13 +518,20 @@ def extract_metadata(
     md.site_name = meta.first("og:site_name", "application-name") or publisher_name
 
     # Title
-    for source, value, aggressive in (
-        ("json-ld", _clean(_ld_value(ld, "headline")), False),
-        ("opengraph", meta.first("og:title", "twitter:title"), False),
-        ("html", _h1_text(every_tag), False),
-        ("html", _clean(soup.title.get_text()) if soup.title else None, True),
+    host = urlsplit(url).hostname
+    title_tag = _clean(soup.title.get_text()) if soup.title else None
+    h1 = _h1_text(every_tag)
+    if h1 and title_tag and _is_site_heading(h1, title_tag, [md.site_name, _host_label(host)]):
+        h1 = None  # a logo, a section name or a blog's name in the only <h1>
+    for source, value in (
+        ("json-ld", _clean(_ld_value(ld, "headline"))),
+        ("opengraph", meta.first("og:title", "twitter:title")),
+        ("html", h1),
+        ("html", title_tag),
     ):
         if value:
+            # A declared title that repeats the <title> carries its site suffix too.
+            aggressive = source == "html" and value == title_tag
             md.title = _strip_site_suffix(value, md.site_name, aggressive)
             prov["title"] = source
             break
@@ -532,8 +539,6 @@ def extract_metadata(
     # Authors
     page_lang = _page_lang(soup)
     scope = ArticleScope(every_tag, md.title)
-    host = urlsplit(url).hostname
-    title_tag = _clean(soup.title.get_text()) if soup.title else None
     outlets = [
         n
         for n in (md.site_name, publisher_name, host, _host_label(host), _title_suffix(title_tag))
@@ -687,6 +692,42 @@ def _attr_words(tag: Tag, attr: str) -> list[str]:
     if isinstance(value, str):
         return value.lower().split()
     return [str(v).lower() for v in value] if isinstance(value, list) else []
+
+
+_TITLE_TOKENS = re.compile(r"\w+")
+CJK_START = 0x2E80
+
+
+def _is_site_heading(h1: str, title: str, site_names: Sequence[str | None]) -> bool:
+    """Whether the <h1> is the site's or a section's name rather than the headline.
+
+    The <title> is split at its separators; segments that match the site's name are the
+    site's. The <h1> is the site's when it matches such a segment, or when it shares no word
+    with any other segment (a rewritten SEO <title> still shares words with the headline).
+    """
+    segments = [title]
+    for sep in TITLE_SEPARATORS:
+        segments = [part for seg in segments for part in seg.split(sep)]
+    sites = [_title_tokens(n) for n in site_names if n]
+    heading = _title_tokens(h1)
+    if not heading:
+        return False
+    site_segments = [t for seg in segments if (t := _title_tokens(seg)) and t in sites]
+    if any(heading == seg for seg in site_segments):
+        return True
+    others = [t for seg in segments if (t := _title_tokens(seg)) and t not in sites]
+    return bool(others) and not any(heading & seg for seg in others)
+
+
+def _title_tokens(text: str) -> set[str]:
+    """Words, or characters in scripts written without spaces (CJK)."""
+    tokens: set[str] = set()
+    for word in _TITLE_TOKENS.findall(text.casefold()):
+        if any(ord(ch) >= CJK_START for ch in word):
+            tokens.update(ch for ch in word if ord(ch) >= CJK_START)
+        elif len(word) > 2:
+            tokens.add(word)
+    return tokens
 
 
 def _title_suffix(title: str | None) -> str | None:
