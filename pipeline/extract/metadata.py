@@ -539,9 +539,17 @@ def extract_metadata(
     # Authors
     page_lang = _page_lang(soup)
     scope = ArticleScope(every_tag, md.title)
+    declared = [_owner_name(meta.first(k)) for k in ("publisher", "copyright", "dc.publisher")]
     outlets = [
         n
-        for n in (md.site_name, publisher_name, host, _host_label(host), _title_suffix(title_tag))
+        for n in (
+            md.site_name,
+            publisher_name,
+            host,
+            _host_label(host),
+            _title_suffix(title_tag),
+            *declared,
+        )
         if n
     ]
     found_authors = find_authors(
@@ -728,6 +736,17 @@ def _title_tokens(text: str) -> set[str]:
         elif len(word) > 2:
             tokens.add(word)
     return tokens
+
+
+_OWNER_NOISE = re.compile(r"\([^)]*\)|©|\(c\)|copyright|\d{4}(?:\s*[-–]\s*\d{4})?", re.I)
+
+
+def _owner_name(value: str | None) -> str | None:
+    """ "© 2023 Deutsche Welle (www.dw.com)" -> "Deutsche Welle": the page's declared owner."""
+    if not value:
+        return None
+    name = normalize_text(_OWNER_NOISE.sub(" ", value)).strip(" .,;:-")
+    return name or None
 
 
 def _title_suffix(title: str | None) -> str | None:
