@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from pipeline.models import Article, StoryAssignment
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 PARTITION_KEY = "dt"
 
@@ -34,6 +34,9 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("published_at", _UTC_TIMESTAMP),
         pa.field("modified_at", _UTC_TIMESTAMP),
+        pa.field("published_offset_minutes", pa.int16()),
+        pa.field("published_time_known", pa.bool_()),
+        pa.field("agencies", pa.list_(pa.string()), nullable=False),
         pa.field("fetched_at", _UTC_TIMESTAMP, nullable=False),
         pa.field("description", pa.string()),
         pa.field("section", pa.string()),

@@ -111,9 +111,12 @@ def _article(
 
     provenance = dict(extraction.provenance)
     published_at = extraction.published_at
+    offset_minutes = extraction.published_offset_minutes
+    time_known: bool | None = extraction.published_time_known if published_at else None
     if published_at is None and meta.get("feed_published_at"):
         published_at = datetime.fromisoformat(str(meta["feed_published_at"]))
         provenance["published_at"] = "feed"
+        offset_minutes, time_known = None, None  # the feed's own precision is not recorded
     title = extraction.title
     if title is None and meta.get("feed_title"):
         title = str(meta["feed_title"])
@@ -141,6 +144,9 @@ def _article(
         word_count=len(_WORD.findall(extraction.text)),
         published_at=published_at,
         modified_at=extraction.modified_at,
+        published_offset_minutes=offset_minutes,
+        published_time_known=time_known,
+        agencies=list(extraction.agencies),
         description=extraction.description,
         section=extraction.section,
         tags=list(extraction.tags),
