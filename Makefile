@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH ?= ../shared/extraction-bench/dev
 
-.PHONY: setup run test lint bench bench-startup bench-extract bench-dedup clean
+.PHONY: setup run test lint bench bench-startup bench-extract bench-dedup bench-meta clean
 
 setup: $(BIN)/.synced
 
@@ -52,6 +52,11 @@ bench-extract: setup
 # Dedup precision/recall on edited copies of the project's texts (+ the dev bench texts if present).
 bench-dedup: setup
 	$(BIN)/python bench/dedup_eval.py $(if $(wildcard $(BENCH)/ground-truth.json),--bench-truth $(BENCH)/ground-truth.json)
+
+# Date/author/title quality on the metadata dev sets, side by side with htmldate and trafilatura
+# (make bench-meta BENCH=../shared/metadata-bench).
+bench-meta: setup
+	$(BIN)/python bench/metadata.py $(BENCH)
 
 clean:
 	rm -rf .airflow var .pytest_cache .ruff_cache .mypy_cache

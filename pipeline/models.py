@@ -196,6 +196,12 @@ class Article:
     listed_at: datetime | None = None
     date_conflict: bool = False
     modified_at: datetime | None = None
+    # The UTC offset (minutes) the page wrote published_at in; None when it gave no offset.
+    published_offset_minutes: int | None = None
+    # False when the page gave only a day (published_at is then midnight UTC of that day);
+    # None when there is no published_at or it came from a feed, whose precision is unknown.
+    published_time_known: bool | None = None
+    agencies: list[str] = field(default_factory=list)  # news-agency credits (AP, dpa, ...)
     description: str | None = None
     section: str | None = None
     tags: list[str] = field(default_factory=list)

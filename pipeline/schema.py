@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from pipeline.models import Article, StoryAssignment
 
-SCHEMA_VERSION = 2  # 2: listed_at, date_conflict
+# 2: listed_at, date_conflict, published_offset_minutes, published_time_known, agencies
+SCHEMA_VERSION = 2
 
 PARTITION_KEY = "dt"
 
@@ -36,6 +37,9 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("listed_at", _UTC_TIMESTAMP),
         pa.field("date_conflict", pa.bool_(), nullable=False),
         pa.field("modified_at", _UTC_TIMESTAMP),
+        pa.field("published_offset_minutes", pa.int16()),
+        pa.field("published_time_known", pa.bool_()),
+        pa.field("agencies", pa.list_(pa.string()), nullable=False),
         pa.field("fetched_at", _UTC_TIMESTAMP, nullable=False),
         pa.field("description", pa.string()),
         pa.field("section", pa.string()),

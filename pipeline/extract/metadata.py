@@ -13,13 +13,13 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, Tag
 
+from pipeline.extract.authors import clean_authors, find_authors
 from pipeline.extract.body import (
     DEFAULT_OPTIONS,
     ExtractionOptions,
@@ -27,6 +27,20 @@ from pipeline.extract.body import (
     normalize_text,
     word_count,
 )
+from pipeline.extract.dates import (
+    MODIFIED_META_KEYS,
+    PUBLISHED_META_KEYS,
+    MarkupDate,
+    PageDate,
+    markup_dates,
+    not_after,
+    parse_date,
+    pick_markup,
+    url_date,
+)
+from pipeline.extract.scope import ArticleScope, Place
+
+__all__ = ["MetadataOptions", "PageMetadata", "clean_authors", "extract_metadata", "parse_datetime"]
 
 log = logging.getLogger(__name__)
 
@@ -42,74 +56,78 @@ ARTICLE_TYPES: frozenset[str] = frozenset(
 # Preferred over a generic WebPage when a page carries both.
 STRICT_ARTICLE_TYPES: frozenset[str] = ARTICLE_TYPES - {"webpage", "medicalwebpage"}
 
-# <meta name=...> keys for publication dates, best first.
-PUBLISHED_META_NAMES: tuple[str, ...] = (
-    "pubdate", "publishdate", "publish-date", "publish_date", "date", "dc.date",
-    "dc.date.issued", "dcterms.created", "dcterms.date", "sailthru.date", "parsely-pub-date",
-    "article.published", "published_time", "original-publish-date", "datepublished",
-)  # fmt: skip
-MODIFIED_META_NAMES: tuple[str, ...] = (
-    "lastmod", "last-modified", "dc.date.modified", "dcterms.modified", "article.updated",
-    "revised", "datemodified",
-)  # fmt: skip
 SECTION_META_NAMES: tuple[str, ...] = ("section", "article-section", "parsely-section", "category")
 KEYWORD_META_NAMES: tuple[str, ...] = ("news_keywords", "keywords", "parsely-tags")
 AUTHOR_META_NAMES: tuple[str, ...] = (
-    "author", "article:author", "byl", "dc.creator", "parsely-author",
+    "author", "article:author", "byl", "dc.creator", "parsely-author", "sailthru.author",
+    "citation_author",
 )  # fmt: skip
-
-# Elements whose class/id mentions these hold a byline.
-BYLINE_CLASS_PHRASES: tuple[str, ...] = ("byline", "author-name", "authorname", "author")
-
-# Author candidates containing these are not personal names.
-AUTHOR_REJECT_WORDS: frozenset[str] = frozenset(
-    {
-        "ago", "staff", "news", "press", "wire", "agency", "agencies", "desk", "team",
-        "editor", "editors", "editorial", "reporter", "reporters", "correspondent", "contributor",
-        "admin", "administrator", "updated", "published", "posted", "associated", "reuters",
-        "afp", "bloomberg", "media", "newsroom", "online", "digital", "service", "services",
-        "inc", "ltd", "llc", "group", "magazine", "times", "post", "daily", "tribune", "herald",
-        "journal", "gazette", "network", "tv", "radio",
-    }
-)  # fmt: skip
-AUTHOR_SPLIT = re.compile(r"\s*(?:,|;|\band\b|&|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
-AUTHOR_PREFIX = re.compile(r"^(?:written\s+by|posted\s+by|by|von|par|por|author:?)\s+", re.I)
-AUTHOR_MAX_WORDS = 5
 
 # Separators between a page title and the site name in <title>.
 TITLE_SEPARATORS: tuple[str, ...] = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ", " / ")
 TITLE_SUFFIX_MAX_WORDS = 4
-
-# Dates in article URLs: /2026/03/10/ or /2026-03-10/ (also the 8-digit /20260310/).
-URL_DATE_PATTERNS: tuple[re.Pattern[str], ...] = (
-    re.compile(r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[-_.]|$)"),
-    re.compile(r"/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])/"),
-)
-# An ISO-like date inside a longer string ("Posted 2026-03-10T08:00:00Z by ...").
-EMBEDDED_ISO = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:\s?Z|\s?[+-]\d{2}:?\d{2})?"
-)
-# strptime fallbacks for human-written dates in meta tags.
-HUMAN_DATE_FORMATS: tuple[str, ...] = (
-    "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%m/%d/%Y", "%Y%m%d",
-    "%B %d, %Y %I:%M %p", "%b %d, %Y %I:%M %p", "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z",
-)  # fmt: skip
-MIN_YEAR = 1990
 
 _JSON_LD_TYPE = re.compile(r"ld\+json|json\+ld", re.IGNORECASE)
 _LANG_CODE = re.compile(r"^([a-zA-Z]{2})(?:[-_].*)?$")
 
 
 # --------------------------------------------------------------------------------------------
-# Results
+# Options and results
+
+
+@dataclass(frozen=True)
+class MetadataOptions:
+    """Choices in the metadata chain that were measured rather than derived (docs/metadata.md).
+
+    ``htmldate``: whether htmldate is asked when the page's structured data and the article's
+    markup give no publication date ("off"), with its markup-only search ("fast") or with its
+    search of the visible text too ("extensive"). ``htmldate_scope``: the whole page or only the
+    article container. ``date_order``: the order of the sources: "structured" (JSON-LD and
+    <meta>), "header-markup" (<time>/itemprop in the article's header only), "markup" (in the
+    article), "htmldate", "url".
+    """
+
+    htmldate: Literal["off", "fast", "extensive"] = "extensive"
+    htmldate_scope: Literal["page", "article"] = "page"
+    # The order in which the sources are asked for a publication date.
+    date_order: tuple[str, ...] = ("structured", "markup", "htmldate", "url")
+    # Ask htmldate only on pages that declare or show an article (see ``_looks_like_article``).
+    htmldate_needs_article: bool = False
+    # htmldate falls back to a bare year (a copyright line) as YYYY-01-01: that is no date.
+    htmldate_reject_year_only: bool = True
+
+    @staticmethod
+    def date_chain_variants() -> dict[str, dict[str, Any]]:
+        """The alternatives the benchmark compares (and selects among, leave-site-out)."""
+        return {
+            "default": {},
+            "no-htmldate": {"htmldate": "off"},
+            "htmldate-articles-only": {"htmldate_needs_article": True},
+            "htmldate-fast-page": {"htmldate": "fast", "htmldate_scope": "page"},
+            "htmldate-ext-keep-jan1": {"htmldate_reject_year_only": False},
+            "htmldate-ext-article": {"htmldate": "extensive", "htmldate_scope": "article"},
+            "htmldate-before-markup": {"date_order": ("structured", "htmldate", "markup", "url")},
+            "header-markup-first": {
+                "date_order": ("header-markup", "structured", "markup", "htmldate", "url")
+            },
+            "htmldate-first": {"date_order": ("htmldate", "structured", "markup", "url")},
+            "url-before-htmldate": {"date_order": ("structured", "markup", "url", "htmldate")},
+        }
+
+
+DEFAULT_METADATA_OPTIONS = MetadataOptions()
+HTMLDATE_CEILING = timedelta(days=366)
 
 
 @dataclass
 class PageMetadata:
     title: str | None = None
     authors: list[str] = field(default_factory=list)
-    published_at: datetime | None = None
+    published_at: datetime | None = None  # UTC; midnight UTC when only the day is known
     modified_at: datetime | None = None
+    published: PageDate | None = None  # with its day, offset and whether the time is known
+    modified: PageDate | None = None
+    agencies: list[str] = field(default_factory=list)
     language: str | None = None
     canonical_url: str | None = None
     description: str | None = None
@@ -120,6 +138,14 @@ class PageMetadata:
     article_body: str | None = None  # JSON-LD articleBody: a hint, often truncated
     site_name: str | None = None
     provenance: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def published_date(self) -> date | None:
+        """The publication day in the page's own time zone."""
+        return self.published.day if self.published is not None else None
+
+    def published_iso(self) -> str | None:
+        return self.published.iso() if self.published is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,10 +183,16 @@ def _all_tags(soup: BeautifulSoup, tags: Sequence[Tag] | None) -> Sequence[Tag]:
     return list(iter_tags(soup)) if tags is None else tags
 
 
-def parse_json_ld(soup: BeautifulSoup, tags: Sequence[Tag] | None = None) -> list[dict[str, Any]]:
+def parse_json_ld(
+    soup: BeautifulSoup,
+    tags: Sequence[Tag] | None = None,
+    index: dict[str, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Article-like JSON-LD objects on the page, most specific type first.
 
     ``tags`` is every tag of ``soup`` in document order, when the caller already has them.
+    ``index``, when given, receives every object that has an ``@id`` (to resolve references
+    such as an article's ``"author": {"@id": ...}`` into the Person node of a Yoast graph).
     """
     strict: list[dict[str, Any]] = []
     loose: list[dict[str, Any]] = []
@@ -178,6 +210,8 @@ def parse_json_ld(soup: BeautifulSoup, tags: Sequence[Tag] | None = None) -> lis
         except ValueError:
             continue
         for obj in _iter_json_objects(data):
+            if index is not None and isinstance(obj.get("@id"), str):
+                index.setdefault(obj["@id"], obj)
             types = _types(obj)
             if types & STRICT_ARTICLE_TYPES:
                 strict.append(obj)
@@ -219,179 +253,148 @@ class _Meta:
 
 
 def parse_datetime(value: str) -> tuple[datetime, bool] | None:
-    """Parse an ISO 8601, RFC 822 or common human date; return (UTC datetime, was_naive)."""
-    text = value.strip()
-    if not text:
+    """Parse a date; return (UTC datetime, was_naive). Kept for callers of the old interface.
+
+    A date without a time comes back as midnight UTC with ``was_naive`` True; the extractor itself
+    keeps such values as days (see ``pipeline.extract.dates.PageDate``).
+    """
+    found = parse_date(value)
+    if found is None:
         return None
-    parsed: datetime | None = None
-    candidates = [text, text.replace(" ", "T", 1)]
-    match = EMBEDDED_ISO.search(text)
-    if match:
-        candidates.append(match.group(0).replace(" Z", "Z"))
-    for candidate in candidates:
-        try:
-            parsed = datetime.fromisoformat(candidate.replace("Z", "+00:00").replace(" +", "+"))
-            break
-        except ValueError:
-            continue
-    if parsed is None:
-        try:
-            parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            parsed = None
-    if parsed is None:
-        for fmt in HUMAN_DATE_FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-    if parsed is None or parsed.year < MIN_YEAR:
-        return None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        return parsed.replace(tzinfo=UTC), True
-    return parsed.astimezone(UTC), False
+    return found.utc, found.offset_minutes is None
 
 
-def _url_date(url: str) -> datetime | None:
-    path = urlsplit(url).path
-    for pattern in URL_DATE_PATTERNS:
-        match = pattern.search(path)
-        if match:
-            try:
-                year, month, day = (int(g) for g in match.groups())
-                return datetime(year, month, day, tzinfo=UTC)
-            except ValueError:
-                continue
-    return None
-
-
-def _pick_date(
+def _first_date(
     candidates: Iterable[tuple[str, str | None]],
     fetched_at: datetime | None,
     options: ExtractionOptions,
-    field_name: str,
-) -> tuple[datetime, str] | None:
-    """First candidate that parses and is not in the future of ``fetched_at``."""
-    for provenance, raw in candidates:
+    lang: str | None,
+    future: list[PageDate] | None = None,
+) -> PageDate | None:
+    """First candidate that parses and is not in the future of ``fetched_at``.
+
+    Candidates rejected for being in the future are appended to ``future``.
+    """
+    for source, raw in candidates:
         if not raw:
             continue
-        result = parse_datetime(raw)
-        if result is None:
+        found = parse_date(raw, lang=lang)
+        if found is None:
             continue
-        moment, naive = result
-        if fetched_at is not None:
-            fetched = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
-            if moment > fetched + options.future_slack:
-                log.debug("%s %s rejected: after fetched_at %s", field_name, moment, fetched)
-                continue
-        if naive:
-            log.debug("%s %r has no timezone; treated as UTC", field_name, raw)
-        return moment, provenance
+        if not not_after(found, fetched_at, options.future_slack):
+            log.debug("%s date %s rejected: after fetched_at %s", source, raw, fetched_at)
+            if future is not None:
+                future.append(found)
+            continue
+        return found.with_source(source)
     return None
 
 
-def _time_tags(tags: Iterable[Tag], kind: str) -> list[str]:
-    """<time datetime> values; ``kind`` "published" prefers pubdate/published-looking ones."""
-    preferred: list[str] = []
-    other: list[str] = []
-    for tag in tags:
-        if tag.name != "time":
-            continue
-        value = tag.get("datetime")
-        if not isinstance(value, str) or not value.strip():
-            continue
-        hints = " ".join(
-            str(v) for v in (tag.get("class"), tag.get("itemprop"), tag.get("pubdate")) if v
-        ).lower()
-        if tag.has_attr("pubdate"):
-            hints += " published"
-        is_published = "publish" in hints or "pubdate" in hints
-        is_modified = "modif" in hints or "updat" in hints
-        if (kind == "published" and is_published) or (kind == "modified" and is_modified):
-            preferred.append(value)
-        elif kind == "published" and not is_modified:
-            other.append(value)
-    return preferred + other
+def _published_date(
+    soup: BeautifulSoup,
+    ld: list[dict[str, Any]],
+    meta: _Meta,
+    marked: list[MarkupDate],
+    scope: ArticleScope,
+    url: str,
+    fetched_at: datetime | None,
+    options: ExtractionOptions,
+    metadata_options: MetadataOptions,
+    lang: str | None,
+) -> PageDate | None:
+    """The first source in ``metadata_options.date_order`` that gives a publication date."""
+    slack = options.future_slack
+    future: list[PageDate] = []
+    current = [d for d in marked if not_after(d.found, fetched_at, slack)]
+    for step in metadata_options.date_order:
+        found: PageDate | None = None
+        if step == "structured":
+            candidates = [("json-ld", _ld_str(ld, k)) for k in ("datePublished", "dateCreated")]
+            candidates += [(_meta_source(k), meta.first(k)) for k in PUBLISHED_META_KEYS]
+            found = _first_date(candidates, fetched_at, options, lang, future)
+        elif step in ("header-markup", "markup"):
+            usable = [d for d in current if step == "markup" or d.place == Place.HEADER]
+            in_markup = pick_markup(usable, "published")
+            found = in_markup.with_source("time-tag") if in_markup is not None else None
+        elif step == "htmldate" and not future:
+            if metadata_options.htmldate_needs_article and not _looks_like_article(ld, meta, scope):
+                continue
+            # htmldate reads the same declarations; a declared date already refused as being
+            # after the fetch must not come back from it as a bare day.
+            found = _htmldate(soup, scope, fetched_at, metadata_options, slack)
+            updated_days = {d.found.day for d in marked if d.kind == "modified"}
+            if found is not None and found.day in updated_days:
+                found = None  # htmldate took the article's "updated" stamp for its date
+        elif step == "url":
+            from_url = url_date(url)
+            found = from_url if from_url and not_after(from_url, fetched_at, slack) else None
+        if found is not None:
+            return found
+    return None
 
 
-# --------------------------------------------------------------------------------------------
-# Authors
-
-
-def _json_ld_names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        name = value.get("name")
-        if isinstance(name, str):
-            return [name]
-        if isinstance(name, list):
-            return [n for n in name if isinstance(n, str)]
-        given, family = value.get("givenName"), value.get("familyName")
-        if isinstance(given, str) and isinstance(family, str):
-            return [f"{given} {family}"]
-        return []
+def _resolve_refs(value: Any, index: dict[str, dict[str, Any]]) -> Any:
+    """Replace ``{"@id": ...}`` references by the objects they point to."""
     if isinstance(value, list):
-        return [n for item in value for n in _json_ld_names(item)]
-    return []
+        return [_resolve_refs(item, index) for item in value]
+    if isinstance(value, dict) and "name" not in value and isinstance(value.get("@id"), str):
+        return index.get(value["@id"], value)
+    return value
 
 
-def clean_authors(raw_values: Iterable[str], outlet_names: Iterable[str] = ()) -> list[str]:
-    """Split and filter author strings down to personal names, order kept, no duplicates."""
-    outlets = {o.lower() for o in outlet_names if o}
-    names: list[str] = []
-    seen: set[str] = set()
-    for raw in raw_values:
-        text = normalize_text(html.unescape(raw))
-        if not text or "|" in text or "@" in text or "://" in text or text.startswith("www."):
-            continue
-        text = AUTHOR_PREFIX.sub("", text)
-        for part in AUTHOR_SPLIT.split(text):
-            name = AUTHOR_PREFIX.sub("", part.strip(" .:-–—\t")).strip()
-            if not name or name.lower() in seen:
-                continue
-            words = name.split()
-            lowered = {w.lower().strip(".,") for w in words}
-            if (
-                len(words) > AUTHOR_MAX_WORDS
-                or len(name) < 3
-                or any(ch.isdigit() for ch in name)
-                or lowered & AUTHOR_REJECT_WORDS
-                or name.lower() in outlets
-                or not any(ch.isalpha() for ch in name)
-                or (name.isupper() and len(words) == 1)
-            ):
-                continue
-            seen.add(name.lower())
-            names.append(name)
-    return names
+def _looks_like_article(ld: list[dict[str, Any]], meta: _Meta, scope: ArticleScope) -> bool:
+    """The page says it is an article: an Article-type JSON-LD, og:type article, or <article>."""
+    if any(_types(obj) & STRICT_ARTICLE_TYPES for obj in ld):
+        return True
+    if (meta.first("og:type") or "").lower() == "article":
+        return True
+    return scope.root is not None and scope.root.name == "article"
 
 
-def _attr_words(tag: Tag, attr: str) -> list[str]:
-    value = tag.attrs.get(attr)
-    if isinstance(value, str):
-        return value.lower().split()
-    return [str(v).lower() for v in value] if isinstance(value, list) else []
+def _htmldate(
+    soup: BeautifulSoup,
+    scope: ArticleScope,
+    fetched_at: datetime | None,
+    options: MetadataOptions,
+    slack: timedelta,
+) -> PageDate | None:
+    """htmldate's reading of the page (or of the article container): a day, never a time."""
+    if options.htmldate == "off":
+        return None
+    from htmldate import find_date  # imported here: it pulls in dateparser, slow to load
 
-
-def _byline_texts(tags: Sequence[Tag]) -> list[str]:
-    texts: list[str] = []
-    for tag in tags:
-        if tag.name != "link" and "author" in _attr_words(tag, "rel"):
-            texts.append(tag.get_text(" "))
-    for tag in tags:
-        if "author" in _attr_words(tag, "itemprop"):
-            name = tag.find(itemprop="name")
-            texts.append((name if isinstance(name, Tag) else tag).get_text(" "))
-    if texts:
-        return texts
-    for tag in tags:
-        classes = " ".join(_attr_words(tag, "class"))
-        if any(p in classes for p in BYLINE_CLASS_PHRASES) and len(tag.get_text()) < 200:
-            texts.append(tag.get_text(" "))
-            break
-    return texts
+    root: Tag | BeautifulSoup = soup
+    if options.htmldate_scope == "article" and scope.root is not None:
+        root = scope.root
+    kwargs: dict[str, Any] = {}
+    if fetched_at is not None:
+        # htmldate's own default ceiling is the wall clock, which a stage must not depend on.
+        # It clamps later dates to the ceiling, so the ceiling sits well past the fetch and
+        # ``not_after`` below rejects anything after the fetch.
+        kwargs["max_date"] = (fetched_at + HTMLDATE_CEILING).strftime("%Y-%m-%d")
+    try:
+        found = find_date(
+            str(root),
+            original_date=True,
+            extensive_search=options.htmldate == "extensive",
+            # Not the URL: the chain reads URL dates itself, after htmldate, as its last resort.
+            **kwargs,
+        )
+    except Exception as exc:  # htmldate parses untrusted markup; its failure is "no date"
+        log.debug("htmldate failed: %s", exc)
+        return None
+    if not found:
+        return None
+    try:
+        day = date.fromisoformat(found[:10])
+    except ValueError:
+        return None
+    if options.htmldate_reject_year_only and (day.month, day.day) == (1, 1):
+        return None
+    result = parse_date(day.isoformat())
+    if result is None or not not_after(result, fetched_at, slack):
+        return None
+    return result.with_source("htmldate")
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,6 +498,7 @@ def extract_metadata(
     fetched_at: datetime | None = None,
     options: ExtractionOptions = DEFAULT_OPTIONS,
     tags: Sequence[Tag] | None = None,
+    metadata_options: MetadataOptions = DEFAULT_METADATA_OPTIONS,
 ) -> PageMetadata:
     """Read metadata from an unmodified parsed page (before boilerplate is stripped).
 
@@ -503,7 +507,8 @@ def extract_metadata(
     the caller already has them.
     """
     every_tag = _all_tags(soup, tags)
-    ld = parse_json_ld(soup, every_tag) if json_ld is None else json_ld
+    ld_index: dict[str, dict[str, Any]] = {}
+    ld = parse_json_ld(soup, every_tag, ld_index) if json_ld is None else json_ld
     meta = _Meta(every_tag)
     md = PageMetadata()
     prov = md.provenance
@@ -513,64 +518,79 @@ def extract_metadata(
     md.site_name = meta.first("og:site_name", "application-name") or publisher_name
 
     # Title
-    for source, value, aggressive in (
-        ("json-ld", _clean(_ld_value(ld, "headline")), False),
-        ("opengraph", meta.first("og:title", "twitter:title"), False),
-        ("html", _h1_text(every_tag), False),
-        ("html", _clean(soup.title.get_text()) if soup.title else None, True),
+    host = urlsplit(url).hostname
+    title_tag = _clean(soup.title.get_text()) if soup.title else None
+    h1 = _h1_text(every_tag)
+    if h1 and title_tag and _is_site_heading(h1, title_tag, [md.site_name, _host_label(host)]):
+        h1 = None  # a logo, a section name or a blog's name in the only <h1>
+    for source, value in (
+        ("json-ld", _clean(_ld_value(ld, "headline"))),
+        ("opengraph", meta.first("og:title", "twitter:title")),
+        ("html", h1),
+        ("html", title_tag),
     ):
         if value:
+            # A declared title that repeats the <title> carries its site suffix too.
+            aggressive = source == "html" and value == title_tag
             md.title = _strip_site_suffix(value, md.site_name, aggressive)
             prov["title"] = source
             break
 
     # Authors
-    outlets = [n for n in (md.site_name, publisher_name, urlsplit(url).hostname) if n]
-    for source, raws in (
-        ("json-ld", _json_ld_names(_ld_value(ld, "author"))),
-        ("meta", [v for key in AUTHOR_META_NAMES for v in meta.all(key)]),
-        ("html", _byline_texts(every_tag)),
-    ):
-        authors = clean_authors(raws, outlets)
-        if authors:
-            md.authors = authors
-            prov["authors"] = source
-            break
+    page_lang = _page_lang(soup)
+    scope = ArticleScope(every_tag, md.title)
+    declared = [_owner_name(meta.first(k)) for k in ("publisher", "copyright", "dc.publisher")]
+    outlets = [
+        n
+        for n in (
+            md.site_name,
+            publisher_name,
+            host,
+            _host_label(host),
+            _title_suffix(title_tag),
+            *declared,
+        )
+        if n
+    ]
+    found_authors = find_authors(
+        every_tag,
+        scope,
+        json_ld_author=_resolve_refs(_ld_value(ld, "author"), ld_index),
+        meta_authors=[v for key in AUTHOR_META_NAMES for v in meta.all(key)],
+        outlet_names=outlets,
+        lang=page_lang or _normalize_lang(meta.first("og:locale", "content-language")),
+    )
+    md.authors = found_authors.authors
+    md.agencies = found_authors.agencies
+    if found_authors.source:
+        prov["authors"] = found_authors.source
 
     # Dates
-    published = _pick_date(
-        [
-            ("json-ld", _ld_str(ld, "datePublished")),
-            ("json-ld", _ld_str(ld, "dateCreated")),
-            ("opengraph", meta.first("article:published_time", "og:published_time")),
-            *(("meta", meta.first(name)) for name in PUBLISHED_META_NAMES),
-            *(("time-tag", value) for value in _time_tags(every_tag, "published")),
-        ],
-        fetched_at,
-        options,
-        "published_at",
+    marked = markup_dates(every_tag, scope, page_lang)
+    published = _published_date(
+        soup, ld, meta, marked, scope, url, fetched_at, options, metadata_options, page_lang
     )
-    if published is None:
-        url_date = _url_date(url)
-        if url_date is not None:
-            published = _pick_date(
-                [("url", url_date.isoformat())], fetched_at, options, "published_at"
-            )
     if published is not None:
-        md.published_at, prov["published_at"] = published
-    modified = _pick_date(
+        md.published = published
+        md.published_at = published.utc
+        prov["published_at"] = published.source
+    modified = _first_date(
         [
             ("json-ld", _ld_str(ld, "dateModified")),
-            ("opengraph", meta.first("article:modified_time", "og:updated_time")),
-            *(("meta", meta.first(name)) for name in MODIFIED_META_NAMES),
-            *(("time-tag", value) for value in _time_tags(every_tag, "modified")),
+            *((_meta_source(k), meta.first(k)) for k in MODIFIED_META_KEYS),
         ],
         fetched_at,
         options,
-        "modified_at",
+        page_lang,
     )
+    if modified is None:
+        in_markup = pick_markup(marked, "modified")
+        if in_markup is not None and not_after(in_markup, fetched_at, options.future_slack):
+            modified = in_markup.with_source("time-tag")
     if modified is not None:
-        md.modified_at, prov["modified_at"] = modified
+        md.modified = modified
+        md.modified_at = modified.utc
+        prov["modified_at"] = modified.source
 
     # Language (declared only; detection is the caller's fallback)
     html_tag = soup.find("html")
@@ -673,6 +693,92 @@ def _ld_str(objects: list[dict[str, Any]], key: str) -> str | None:
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, str)), None)
     return value if isinstance(value, str) else None
+
+
+def _attr_words(tag: Tag, attr: str) -> list[str]:
+    value = tag.attrs.get(attr)
+    if isinstance(value, str):
+        return value.lower().split()
+    return [str(v).lower() for v in value] if isinstance(value, list) else []
+
+
+_TITLE_TOKENS = re.compile(r"\w+")
+CJK_START = 0x2E80
+
+
+def _is_site_heading(h1: str, title: str, site_names: Sequence[str | None]) -> bool:
+    """Whether the <h1> is the site's or a section's name rather than the headline.
+
+    The <title> is split at its separators; segments that match the site's name are the
+    site's. The <h1> is the site's when it matches such a segment, or when it shares no word
+    with any other segment (a rewritten SEO <title> still shares words with the headline).
+    """
+    segments = [title]
+    for sep in TITLE_SEPARATORS:
+        segments = [part for seg in segments for part in seg.split(sep)]
+    sites = [_title_tokens(n) for n in site_names if n]
+    heading = _title_tokens(h1)
+    if not heading:
+        return False
+    site_segments = [t for seg in segments if (t := _title_tokens(seg)) and t in sites]
+    if any(heading == seg for seg in site_segments):
+        return True
+    others = [t for seg in segments if (t := _title_tokens(seg)) and t not in sites]
+    return bool(others) and not any(heading & seg for seg in others)
+
+
+def _title_tokens(text: str) -> set[str]:
+    """Words, or characters in scripts written without spaces (CJK)."""
+    tokens: set[str] = set()
+    for word in _TITLE_TOKENS.findall(text.casefold()):
+        if any(ord(ch) >= CJK_START for ch in word):
+            tokens.update(ch for ch in word if ord(ch) >= CJK_START)
+        elif len(word) > 2:
+            tokens.add(word)
+    return tokens
+
+
+_OWNER_NOISE = re.compile(r"\([^)]*\)|©|\(c\)|copyright|\d{4}(?:\s*[-–]\s*\d{4})?", re.I)
+
+
+def _owner_name(value: str | None) -> str | None:
+    """ "© 2023 Deutsche Welle (www.dw.com)" -> "Deutsche Welle": the page's declared owner."""
+    if not value:
+        return None
+    name = normalize_text(_OWNER_NOISE.sub(" ", value)).strip(" .,;:-")
+    return name or None
+
+
+def _title_suffix(title: str | None) -> str | None:
+    """The " | Site" end of a <title>: usually the site's name, whatever og:site_name says."""
+    if not title:
+        return None
+    for sep in TITLE_SEPARATORS:
+        if sep in title:
+            tail = title.rpartition(sep)[2].strip()
+            if 0 < len(tail.split()) <= TITLE_SUFFIX_MAX_WORDS:
+                return tail
+    return None
+
+
+def _host_label(host: str | None) -> str | None:
+    """The registrable label of a host: "example" for www.example.co.uk."""
+    if not host:
+        return None
+    labels = [p for p in host.lower().split(".") if p not in ("www", "m", "amp")]
+    return max(labels[:-1] or labels, key=len) if labels else None
+
+
+def _meta_source(key: str) -> str:
+    return "opengraph" if key.startswith(("og:", "article:")) else "meta"
+
+
+def _page_lang(soup: BeautifulSoup) -> str | None:
+    html_tag = soup.find("html")
+    if not isinstance(html_tag, Tag):
+        return None
+    value = html_tag.get("lang") or html_tag.get("xml:lang")
+    return value.strip().lower() if isinstance(value, str) and value.strip() else None
 
 
 def _h1_text(tags: Iterable[Tag]) -> str | None:

@@ -48,8 +48,14 @@ class Extraction:
     tags: list[str]
     top_image: str | None  # absolute URL
     is_truncated: bool  # paywall teaser / truncated body
-    # field -> "json-ld" | "opengraph" | "meta" | "time-tag" | "html" | "url" | "detected"
+    # field -> "json-ld" | "opengraph" | "meta" | "time-tag" | "html" | "url" | "htmldate"
+    #          | "detected"
     provenance: dict[str, str] = field(default_factory=dict)
+    # The publication time's UTC offset in minutes as the page gave it (None: no offset given).
+    published_offset_minutes: int | None = None
+    # False when the page gave only a day: published_at is then midnight UTC of that day.
+    published_time_known: bool = False
+    agencies: list[str] = field(default_factory=list)  # news-agency credits (AP, dpa, ...)
 
 
 class ExtractionError(Exception):
@@ -168,4 +174,7 @@ def extract_article(
         top_image=md.top_image,
         is_truncated=is_truncated,
         provenance=provenance,
+        published_offset_minutes=md.published.offset_minutes if md.published else None,
+        published_time_known=md.published.time_known if md.published else False,
+        agencies=md.agencies,
     )

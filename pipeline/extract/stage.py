@@ -147,9 +147,12 @@ def _article(
 
     provenance = dict(extraction.provenance)
     published_at = extraction.published_at
+    offset_minutes = extraction.published_offset_minutes
+    time_known: bool | None = extraction.published_time_known if published_at else None
     if published_at is None and event.feed_published_at is not None:
         published_at = event.feed_published_at
         provenance["published_at"] = "feed"
+        offset_minutes, time_known = None, None  # the feed's own precision is not recorded
     title = extraction.title
     if title is None and event.feed_title:
         title = event.feed_title
@@ -183,6 +186,9 @@ def _article(
         listed_at=listed_at,
         date_conflict=date_conflict,
         modified_at=extraction.modified_at,
+        published_offset_minutes=offset_minutes,
+        published_time_known=time_known,
+        agencies=list(extraction.agencies),
         description=extraction.description,
         section=extraction.section,
         tags=list(extraction.tags),

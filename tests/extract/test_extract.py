@@ -155,7 +155,9 @@ def test_future_date_is_rejected() -> None:
 
 
 def test_date_from_url_path_when_page_has_none() -> None:
-    html = page("plain.html").replace('<time datetime="2026-03-09T23:15:00+02:00">', "<time>")
+    html = page("plain.html").replace(
+        '<time datetime="2026-03-09T23:15:00+02:00">9 March 2026, 23:15</time>', ""
+    )
     result = extract_article(html, "https://northside.example.net/2026/03/07/library-late/")
     assert result.published_at == datetime(2026, 3, 7, tzinfo=UTC)
     assert result.provenance["published_at"] == "url"
