@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
 
     articles = [to_article(doc, i) for i, doc in enumerate(docs)]
     result = deduplicate(articles, settings)
-    by_id = {a.article_id: a.story_id for a in result.articles}
+    by_id = {a.article_id: s.story_id for a, s in zip(result.articles, result.assignments)}
     story_of = {d.doc_id: by_id[a.article_id] for d, a in zip(docs, articles, strict=True)}
     report("one batch", docs, story_of)
 
@@ -373,7 +373,9 @@ def main(argv: list[str] | None = None) -> int:
             window = RunWindow.for_day(DAY_1 + timedelta(days=day - 1))
             fresh = [to_article(d, i) for i, (d, _) in enumerate(todays)]
             ran = deduplicate_against_history(fresh, settings, root, window)
-            by_id = {a.article_id: a.story_id for a in ran.articles}
+            by_id = {
+                a.article_id: s.story_id for a, s in zip(ran.articles, ran.assignments)
+            }
             story_of.update(
                 {d.doc_id: by_id[a.article_id] for (d, _), a in zip(todays, fresh, strict=True)}
             )
