@@ -1,30 +1,42 @@
 """Cross-run dedup: today's articles against the dedup index of earlier days.
 
 The index is one Parquet file per day, ``<output_root>/dedup_index/dt=YYYY-MM-DD/part-0.parquet``,
-one row per published article: its story, whether it is the story's canonical row, its content
-hash, shingle count, MinHash signature and LSH band keys. A run for day D reads only the files of
-the ``history_days`` days before D, never D itself or a later day, so a backfill sees what the
-original run saw and a rerun of D gives the same story ids. The candidate join against history
-runs in DuckDB; Python only verifies the few candidate pairs it returns.
+one row per published article: its story, whether it is the story's canonical row, its source,
+content hash, shingle count, MinHash signature, LSH band keys, facts and recurring line keys. A
+run for day D reads only the files of the ``history_days`` days before D, never D itself or a
+later day, so a backfill sees what the original run saw and a rerun of D gives the same story ids.
+
+The join against history is streamed one day file at a time with numpy (bounded memory: one
+day's columns at once): band keys are tested against a bitmap of today's keys, then confirmed by
+binary search; content hashes and article ids by set membership. Python verifies the few
+candidate pairs found.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from pipeline.dedup.fingerprint import Fingerprints, fingerprint, signature_scheme
+from pipeline.dedup.fingerprint import (
+    BoilerplateHistory,
+    Fingerprints,
+    U64Array,
+    signature_scheme,
+)
 from pipeline.dedup.stories import (
     DedupResult,
     PriorMatches,
     PriorRow,
     assign_stories,
     collapse_canonical_urls,
+    fingerprint_articles,
 )
 from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
@@ -41,13 +53,19 @@ INDEX_SCHEMA = pa.schema(
         pa.field("canonical_id", pa.string(), nullable=False),
         pa.field("is_canonical", pa.bool_(), nullable=False),
         pa.field("published_at", pa.timestamp("us", tz="UTC")),
+        pa.field("source", pa.string()),
         pa.field("content_hash", pa.string(), nullable=False),
         pa.field("shingle_count", pa.int32(), nullable=False),
         pa.field("scheme", pa.string(), nullable=False),
         pa.field("signature", pa.binary(), nullable=False),  # num_perm little-endian uint32
         pa.field("band_keys", pa.list_(pa.uint64())),  # null for a repeat of a content hash
+        pa.field("facts", pa.list_(pa.uint64())),  # see fingerprint.fact_agreement
+        pa.field("line_keys", pa.list_(pa.uint64())),  # lines found in 2+ articles of the source
     ]
 )
+# Low bits of a band key index a bitmap of today's keys: 2^24 bits (2 MB) leave ~4% of the
+# history keys for the exact test when today has 640k keys.
+_BITMAP_BITS = 24
 
 
 def deduplicate_against_history(
@@ -63,8 +81,9 @@ def deduplicate_against_history(
     Rerunning day D replaces D's index only; days after D keep the story ids they were given.
     """
     unique, rejects = collapse_canonical_urls(articles)
-    fp = fingerprint([a.text for a in unique], settings)
     files = history_files(output_root, window, settings.history_days)
+    boilerplate = boilerplate_history(files, {a.source for a in unique})
+    fp, line_keys = fingerprint_articles(unique, settings, boilerplate)
     prior = find_prior_matches(unique, fp, settings, files)
     assignments = assign_stories(unique, fp, settings, prior)
     log.info(
@@ -75,7 +94,8 @@ def deduplicate_against_history(
         len(prior.edges),
         len(prior.rows),
     )
-    write_index(index_table(unique, assignments, fp, settings), output_root, window, run_id)
+    table = index_table(unique, assignments, fp, settings, line_keys)
+    write_index(table, output_root, window, run_id)
     return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
 
 
@@ -87,11 +107,42 @@ def history_files(output_root: str | Path, window: RunWindow, history_days: int)
     return [str(path) for path in paths if path.is_file()]
 
 
+def _read(path: str, columns: list[str]) -> pa.Table:
+    """The columns of one index file that it has (files of older schemes lack some)."""
+    present = set(pq.read_schema(path).names)
+    table = pq.read_table(path, columns=[c for c in columns if c in present])
+    for name in columns:
+        if name not in present:
+            table = table.append_column(
+                name, pa.nulls(table.num_rows, INDEX_SCHEMA.field(name).type)
+            )
+    return table
+
+
+def boilerplate_history(files: list[str], sources: set[str]) -> BoilerplateHistory:
+    """Rows per source and rows per recurring line key in the earlier days' index files."""
+    source_rows: Counter[str] = Counter()
+    key_parts: list[U64Array] = []
+    wanted = pa.array(sorted(sources), pa.string())
+    for path in files:
+        table = _read(path, ["source", "line_keys"])
+        mine = table.filter(pc.is_in(table["source"], value_set=wanted))
+        for entry in pc.value_counts(mine["source"]).to_pylist():
+            source_rows[str(entry["values"])] += int(entry["counts"])
+        values = pc.list_flatten(mine["line_keys"]).to_numpy(zero_copy_only=False)
+        key_parts.append(values.astype(np.uint64))
+    if not key_parts:
+        return BoilerplateHistory.empty()
+    keys, rows = np.unique(np.concatenate(key_parts), return_counts=True)
+    return BoilerplateHistory(keys, rows.astype(np.int64), dict(source_rows))
+
+
 def find_prior_matches(
     unique: list[Article], fp: Fingerprints, settings: DedupSettings, files: list[str]
 ) -> PriorMatches:
     if not files or not unique:
         return PriorMatches()
+    scheme = signature_scheme(settings)
     seen_hashes: set[str] = set()
     key_rows: list[int] = []
     for index, digest in enumerate(fp.content_hashes):
@@ -99,97 +150,132 @@ def find_prior_matches(
             seen_hashes.add(digest)
             key_rows.append(index)
     selected = np.asarray(key_rows, dtype=np.int64)
-    today_keys = pa.table(
-        {
-            "idx": pa.array(np.repeat(selected, settings.lsh_bands).astype(np.int32)),
-            "key": pa.array(fp.band_keys[selected].ravel() if len(selected) else [], pa.uint64()),
-        }
-    )
-    today_rows = pa.table(
-        {
-            "idx": pa.array(range(len(unique)), pa.int32()),
-            "article_id": pa.array([a.article_id for a in unique], pa.string()),
-            "content_hash": pa.array(fp.content_hashes, pa.string()),
-        }
-    )
-    with duckdb.connect() as con:
-        con.register("today_keys", today_keys)
-        con.register("today_rows", today_rows)
-        # A view, not a table: each query then reads only the columns it needs from the files.
-        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
-        con.execute(f"CREATE TEMP VIEW history AS SELECT * FROM read_parquet([{listed}])")
-        edges = con.execute(
-            """
-            WITH band_hits AS (
-                SELECT DISTINCT t.idx, h.article_id
-                FROM (
-                    SELECT article_id, unnest(band_keys) AS key FROM history WHERE scheme = $scheme
-                ) AS h
-                JOIN today_keys AS t ON h.key = t.key
-            ), exact_hits AS (
-                SELECT t.idx, h.article_id FROM history AS h
-                JOIN today_rows AS t ON h.content_hash = t.content_hash
-                UNION
-                SELECT t.idx, h.article_id FROM history AS h
-                JOIN today_rows AS t ON h.article_id = t.article_id
-            )
-            SELECT idx, article_id, bool_or(exact) AS exact FROM (
-                SELECT idx, article_id, false AS exact FROM band_hits
-                UNION ALL
-                SELECT idx, article_id, true AS exact FROM exact_hits
-            )
-            GROUP BY idx, article_id
-            ORDER BY idx, article_id
-            """,
-            {"scheme": signature_scheme(settings)},
-        ).fetchall()
-        if not edges:
-            return PriorMatches()
-        hit_ids = pa.table({"article_id": pa.array(sorted({e[1] for e in edges}), pa.string())})
-        con.register("hit_ids", hit_ids)
-        # The canonical rows come along so that similarity to the canonical can be reported.
-        rows = con.execute(
-            """
-            WITH wanted AS (
-                SELECT article_id FROM hit_ids
-                UNION
-                SELECT h.canonical_id FROM history AS h JOIN hit_ids USING (article_id)
-            )
-            SELECT article_id, story_id, canonical_id, published_at, shingle_count,
-                   scheme = $scheme AS same_scheme, signature
-            FROM history WHERE article_id IN (SELECT article_id FROM wanted)
-            -- An article indexed on two days (a repeat of the same URL) counts as its first day.
-            QUALIFY row_number() OVER (
-                PARTITION BY article_id ORDER BY published_at NULLS LAST, story_id
-            ) = 1
-            """,
-            {"scheme": signature_scheme(settings)},
-        ).fetchall()
-    prior_rows = {
-        article_id: PriorRow(
-            article_id=article_id,
-            story_id=story_id,
-            canonical_id=canonical_id,
-            published_at=published_at,
-            shingle_count=int(shingle_count),
-            signature=np.frombuffer(signature, dtype="<u4").astype(np.uint32)
-            if same_scheme
-            else None,
-        )
-        for (
-            article_id,
-            story_id,
-            canonical_id,
-            published_at,
-            shingle_count,
-            same_scheme,
-            signature,
-        ) in rows
-    }
+    today_keys = fp.band_keys[selected].ravel()
+    today_owner = np.repeat(selected, fp.band_keys.shape[1])
+    order = np.argsort(today_keys, kind="stable")
+    today_keys, today_owner = today_keys[order], today_owner[order]
+    bitmap = np.zeros(1 << _BITMAP_BITS, dtype=bool)
+    mask = np.uint64((1 << _BITMAP_BITS) - 1)
+    bitmap[(today_keys & mask).astype(np.int64)] = True
+    hash_of = pa.array(fp.content_hashes, pa.string())
+    id_of = pa.array([a.article_id for a in unique], pa.string())
+    today_by_hash: dict[str, list[int]] = {}
+    for index, digest in enumerate(fp.content_hashes):
+        today_by_hash.setdefault(digest, []).append(index)
+    today_by_id = {a.article_id: index for index, a in enumerate(unique)}
+
+    edges: dict[tuple[int, str], bool] = {}
+    for path in files:
+        table = _read(path, ["article_id", "content_hash", "scheme", "band_keys"])
+        ids = table["article_id"].to_pylist() if table.num_rows else []
+        # Exact edges: the same content hash or the same article id.
+        for row in np.flatnonzero(
+            pc.is_in(table["content_hash"], value_set=hash_of).to_numpy(False)
+        ):
+            for index in today_by_hash[table["content_hash"][int(row)].as_py()]:
+                edges[(index, ids[row])] = True
+        for row in np.flatnonzero(pc.is_in(table["article_id"], value_set=id_of).to_numpy(False)):
+            edges[(today_by_id[ids[row]], ids[row])] = True
+        # Band edges, for rows of today's scheme only.
+        keys_column = table["band_keys"].combine_chunks()
+        same_scheme = pc.equal(table["scheme"], scheme).combine_chunks()
+        keys_column = keys_column.filter(pc.fill_null(same_scheme, False))
+        kept_rows = np.flatnonzero(pc.fill_null(same_scheme, False).to_numpy(False))
+        values = keys_column.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)
+        if not len(values) or not len(today_keys):
+            continue
+        lengths = pc.fill_null(pc.list_value_length(keys_column), 0).to_numpy(False)
+        owner_row = np.repeat(kept_rows, lengths)
+        maybe = np.flatnonzero(bitmap[(values & mask).astype(np.int64)])
+        position = np.searchsorted(today_keys, values[maybe])
+        hit = position < len(today_keys)
+        hit[hit] = today_keys[position[hit]] == values[maybe][hit]
+        for value_index, first in zip(maybe[hit].tolist(), position[hit].tolist(), strict=True):
+            row = int(owner_row[value_index])
+            key = values[value_index]
+            at = first
+            while at < len(today_keys) and today_keys[at] == key:
+                edges.setdefault((int(today_owner[at]), ids[row]), False)
+                at += 1
+    if not edges:
+        return PriorMatches()
+    prior_rows = _prior_rows(files, {article_id for _, article_id in edges}, scheme)
     return PriorMatches(
         rows=prior_rows,
-        edges=[(int(idx), article_id, bool(exact)) for idx, article_id, exact in edges],
+        edges=sorted(
+            (index, article_id, exact)
+            for (index, article_id), exact in edges.items()
+            if article_id in prior_rows
+        ),
     )
+
+
+def _prior_rows(files: list[str], hit_ids: set[str], scheme: str) -> dict[str, PriorRow]:
+    """The index rows of ``hit_ids`` and of their stories' canonical rows.
+
+    An article indexed on two days (a repeat of the same URL) counts as its first day. The
+    canonical rows come along so that similarity to the canonical can be reported.
+    """
+    columns = [
+        "article_id",
+        "story_id",
+        "canonical_id",
+        "published_at",
+        "shingle_count",
+        "scheme",
+        "signature",
+        "facts",
+    ]
+    found: list[dict[str, object]] = []
+    wanted = set(hit_ids)
+    # Canonical rows are on the same day as their copies or earlier: read the files newest first
+    # so that every canonical id is known before the older files are read.
+    for path in reversed(files):
+        table = _read(path, columns)
+        rows = table.filter(
+            pc.is_in(table["article_id"], value_set=pa.array(sorted(wanted), pa.string()))
+        )
+        records = rows.to_pylist()
+        found += records
+        wanted |= {str(record["canonical_id"]) for record in records}
+    # A canonical row indexed on a later day than its copy (a backfill out of order): one more pass.
+    missing = wanted - {str(record["article_id"]) for record in found}
+    if missing:
+        value_set = pa.array(sorted(missing), pa.string())
+        for path in files:
+            table = _read(path, columns)
+            found += table.filter(pc.is_in(table["article_id"], value_set=value_set)).to_pylist()
+    best: dict[str, dict[str, object]] = {}
+    for record in found:
+        article_id = str(record["article_id"])
+        rank = (
+            record["published_at"] is None,
+            record["published_at"] or datetime.min,
+            record["story_id"],
+        )
+        current = best.get(article_id)
+        if current is None or rank < (
+            current["published_at"] is None,
+            current["published_at"] or datetime.min,
+            current["story_id"],
+        ):
+            best[article_id] = record
+    result: dict[str, PriorRow] = {}
+    for article_id, record in best.items():
+        same_scheme = record["scheme"] == scheme
+        facts = record["facts"]
+        result[article_id] = PriorRow(
+            article_id=article_id,
+            story_id=str(record["story_id"]),
+            canonical_id=str(record["canonical_id"]),
+            published_at=record["published_at"],  # type: ignore[arg-type]
+            shingle_count=int(record["shingle_count"]),  # type: ignore[call-overload]
+            signature=np.frombuffer(record["signature"], dtype="<u4").astype(np.uint32)  # type: ignore[arg-type]
+            if same_scheme
+            else None,
+            facts=np.asarray(facts, dtype=np.uint64) if same_scheme and facts is not None else None,
+        )
+    return result
 
 
 def index_table(
@@ -197,6 +283,7 @@ def index_table(
     assignments: list[StoryAssignment],
     fp: Fingerprints,
     settings: DedupSettings,
+    line_keys: list[U64Array] | None = None,
 ) -> pa.Table:
     scheme = signature_scheme(settings)
     seen_hashes: set[str] = set()
@@ -217,11 +304,16 @@ def index_table(
             "canonical_id": [a.duplicate_of or a.article_id for a in assignments],
             "is_canonical": [not a.is_duplicate for a in assignments],
             "published_at": published,
+            "source": [a.source for a in unique],
             "content_hash": fp.content_hashes,
             "shingle_count": fp.shingle_counts,
             "scheme": [scheme] * len(unique),
             "signature": [row.astype("<u4").tobytes() for row in fp.signatures],
             "band_keys": band_lists,
+            "facts": [f.tolist() for f in fp.facts],
+            "line_keys": [k.tolist() for k in line_keys]
+            if line_keys is not None
+            else [[] for _ in unique],
         },
         schema=INDEX_SCHEMA,
     )

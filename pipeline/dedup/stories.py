@@ -24,12 +24,15 @@ from datetime import UTC, datetime
 import numpy as np
 
 from pipeline.dedup.fingerprint import (
+    BoilerplateHistory,
     Fingerprints,
     U32Array,
+    U64Array,
     band_candidates,
     estimated_similarity,
     exact_similarity,
-    fingerprint,
+    fact_agreement,
+    fingerprint_by_source,
     is_near_copy,
 )
 from pipeline.fetch.urls import canonicalize
@@ -66,6 +69,7 @@ class PriorRow:
     published_at: datetime | None
     shingle_count: int
     signature: U32Array | None  # None when written under another signature scheme
+    facts: U64Array | None = None  # None when written under another signature scheme
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,19 @@ class PriorMatches:
 def deduplicate(articles: list[Article], settings: DedupSettings) -> DedupResult:
     """Deduplicate one batch on its own, with no memory of earlier runs."""
     unique, rejects = _collapse_canonical_urls(articles)
-    fingerprints = fingerprint([a.text for a in unique], settings)
+    fingerprints, _ = fingerprint_articles(unique, settings)
     assignments = assign_stories(unique, fingerprints, settings, PriorMatches())
     return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
+
+
+def fingerprint_articles(
+    articles: list[Article], settings: DedupSettings, history: BoilerplateHistory | None = None
+) -> tuple[Fingerprints, list[U64Array]]:
+    """Fingerprints with each source's learned boilerplate dropped, and the recurring line keys
+    of each article (what the index keeps for later days to learn from)."""
+    return fingerprint_by_source(
+        [a.text for a in articles], [a.source for a in articles], settings, history
+    )
 
 
 def collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
@@ -117,8 +131,9 @@ def assign_stories(
         if forest.find(i) == forest.find(j):
             continue
         jaccard, containment = exact_similarity(fp.shingle_sets[i], fp.shingle_sets[j])
-        smaller = min(len(fp.shingle_sets[i]), len(fp.shingle_sets[j]))
-        if is_near_copy(jaccard, containment, smaller, settings):
+        small, large = sorted((i, j), key=lambda row: (len(fp.shingle_sets[row]), row))
+        agreement = fact_agreement(fp.facts[small], fp.facts[large])
+        if is_near_copy(jaccard, containment, len(fp.shingle_sets[small]), settings, agreement):
             forest.union(i, j)
 
     counts = fp.shingle_counts
@@ -134,7 +149,17 @@ def assign_stories(
                 fp.signatures[index], row.signature, counts[index], row.shingle_count
             )
             smaller = min(counts[index], row.shingle_count)
-            if not is_near_copy(jaccard, containment, smaller, settings):
+            agreement = None
+            if row.facts is not None:
+                today_smaller = counts[index] <= row.shingle_count
+                agreement = fact_agreement(
+                    *(
+                        (fp.facts[index], row.facts)
+                        if today_smaller
+                        else (row.facts, fp.facts[index])
+                    )
+                )
+            if not is_near_copy(jaccard, containment, smaller, settings, agreement):
                 continue
         forest.union(index, node)
 
