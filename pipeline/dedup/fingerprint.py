@@ -448,7 +448,7 @@ def _fingerprint_tokens(
         else _digest(tokens.hashes[all_bounds[index] : all_bounds[index + 1]])
         for index, (start, end) in enumerate(itertools.pairwise(bounds))
     ]
-    lengths = np.diff(np.asarray(bounds, dtype=np.int64))
+    lengths: I64Array = np.diff(np.asarray(bounds, dtype=np.int64)).astype(np.int64)
     shingle_sets = _shingle_sets(hashes, lengths, settings.shingle_size)
     signatures = minhash_signatures(shingle_sets, settings.num_perm)
     return Fingerprints(

@@ -18,6 +18,7 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -191,11 +192,11 @@ def find_prior_matches(
         hit = position < len(today_keys)
         hit[hit] = today_keys[position[hit]] == values[maybe][hit]
         for value_index, first in zip(maybe[hit].tolist(), position[hit].tolist(), strict=True):
-            row = int(owner_row[value_index])
+            history_row = int(owner_row[value_index])
             key = values[value_index]
             at = first
             while at < len(today_keys) and today_keys[at] == key:
-                edges.setdefault((int(today_owner[at]), ids[row]), False)
+                edges.setdefault((int(today_owner[at]), ids[history_row]), False)
                 at += 1
     if not edges:
         return PriorMatches()
@@ -226,7 +227,7 @@ def _prior_rows(files: list[str], hit_ids: set[str], scheme: str) -> dict[str, P
         "signature",
         "facts",
     ]
-    found: list[dict[str, object]] = []
+    found: list[dict[str, Any]] = []
     wanted = set(hit_ids)
     # Canonical rows are on the same day as their copies or earlier: read the files newest first
     # so that every canonical id is known before the older files are read.
@@ -245,7 +246,7 @@ def _prior_rows(files: list[str], hit_ids: set[str], scheme: str) -> dict[str, P
         for path in files:
             table = _read(path, columns)
             found += table.filter(pc.is_in(table["article_id"], value_set=value_set)).to_pylist()
-    best: dict[str, dict[str, object]] = {}
+    best: dict[str, dict[str, Any]] = {}
     for record in found:
         article_id = str(record["article_id"])
         rank = (
@@ -268,9 +269,9 @@ def _prior_rows(files: list[str], hit_ids: set[str], scheme: str) -> dict[str, P
             article_id=article_id,
             story_id=str(record["story_id"]),
             canonical_id=str(record["canonical_id"]),
-            published_at=record["published_at"],  # type: ignore[arg-type]
-            shingle_count=int(record["shingle_count"]),  # type: ignore[call-overload]
-            signature=np.frombuffer(record["signature"], dtype="<u4").astype(np.uint32)  # type: ignore[arg-type]
+            published_at=record["published_at"],
+            shingle_count=int(record["shingle_count"]),
+            signature=np.frombuffer(record["signature"], dtype="<u4").astype(np.uint32)
             if same_scheme
             else None,
             facts=np.asarray(facts, dtype=np.uint64) if same_scheme and facts is not None else None,

@@ -25,6 +25,7 @@ import numpy as np
 
 from pipeline.dedup.fingerprint import (
     BoilerplateHistory,
+    FactAgreement,
     Fingerprints,
     U32Array,
     U64Array,
@@ -149,17 +150,17 @@ def assign_stories(
                 fp.signatures[index], row.signature, counts[index], row.shingle_count
             )
             smaller = min(counts[index], row.shingle_count)
-            agreement = None
+            prior_agreement: FactAgreement | None = None
             if row.facts is not None:
                 today_smaller = counts[index] <= row.shingle_count
-                agreement = fact_agreement(
+                prior_agreement = fact_agreement(
                     *(
                         (fp.facts[index], row.facts)
                         if today_smaller
                         else (row.facts, fp.facts[index])
                     )
                 )
-            if not is_near_copy(jaccard, containment, smaller, settings, agreement):
+            if not is_near_copy(jaccard, containment, smaller, settings, prior_agreement):
                 continue
         forest.union(index, node)
 
