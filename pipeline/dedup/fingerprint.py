@@ -50,20 +50,22 @@ SIGNATURE_SEED = 20260310
 _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
-_BYTE_MULTIPLIER = np.uint64(0x100000001B3)
 _LINE_SALT = np.uint64(0x5851F42D4C957F2D)
 _NEXT_SALT = np.uint64(0x2545F4914F6CDD1D)
 _LOW_32 = np.uint64(0xFFFFFFFF)
+_SLOT_MASK = np.uint64((1 << 21) - 1)
+_FACT_MASK = np.uint64((1 << 53) - 1)
+_START_SLOT = np.uint64(0x632BE59BD9B4E019)
 _SPACE, _NEWLINE = ord(" "), ord("\n")
+# _BYTE_MASKS[k] keeps the low k bytes of a little-endian 8-byte word.
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
-# For ASCII texts: non-word bytes to spaces, newlines kept (they end lines), "_" a separator.
+# ASCII non-word bytes to spaces, newlines kept (they end lines), "_" a separator; the bytes of
+# non-ASCII characters are left for _word_bytes.
 _ASCII_WORDS = bytes(
     code if chr(code).isalnum() or code == _NEWLINE else _SPACE for code in range(128)
 ) + bytes(range(128, 256))
-_LOWER = np.arange(256, dtype=np.uint8)
-_LOWER[ord("A") : ord("Z") + 1] += 32
-# Non-ASCII texts: every run of characters that are neither word characters nor newlines.
-_NON_WORD = re.compile(r"[^\w\n]+|_+")
+_LOWER_BYTES = bytes(range(65)) + bytes(range(97, 123)) + bytes(range(91, 256))
 
 U64Array = npt.NDArray[np.uint64]
 U32Array = npt.NDArray[np.uint32]
@@ -93,7 +95,7 @@ class Fingerprints:
     shingle_sets: list[U64Array]  # sorted, unique 64-bit shingle hashes
     signatures: U32Array  # (rows, num_perm) MinHash values
     band_keys: U64Array  # (rows, bands); band index folded in, so keys compare across bands
-    facts: list[U64Array]  # sorted, unique: (slot hash high 32 bits) | (value hash low 32 bits)
+    facts: list[U64Array]  # sorted, unique: 21 bits of slot hash above 32 bits of value hash
 
     @property
     def shingle_counts(self) -> list[int]:
@@ -114,45 +116,45 @@ def signature_scheme(settings: DedupSettings) -> str:
 
 
 def tokenize(texts: Sequence[str]) -> Tokens:
-    """All tokens of ``texts``, hashed with numpy over one UTF-8 buffer of the whole batch.
+    """All tokens of ``texts``, found and hashed with numpy over one UTF-8 buffer of the batch.
 
-    A token is a maximal run of word characters (``\\w`` without "_"), after NFKC and case
-    folding. Empty lines and lines matching :data:`BOILERPLATE_LINE_PATTERNS` are dropped here.
+    After NFKC, empty lines and lines matching :data:`BOILERPLATE_LINE_PATTERNS` are dropped. A
+    token is then a maximal run of word bytes: ASCII letters and digits, and every non-ASCII
+    character except the common punctuation blocks (:func:`_word_bytes`); a digit next to a
+    letter also ends a token. Tokens are hashed case-folded (``str.casefold`` of each text that
+    is not ASCII, a byte table for the rest); the original case marks capitalised words.
     """
-    folded_parts: list[bytes] = []
-    original_parts: list[bytes | None] = []  # None where folding kept every byte in place
-    for text in texts:
-        kept = _kept_lines(text)
-        if kept.isascii():
-            data = kept.encode("ascii").translate(_ASCII_WORDS)
-            folded_parts.append(data)
-            original_parts.append(None)
-        else:
-            original = _NON_WORD.sub(" ", kept)
-            folded = _NON_WORD.sub(" ", original.casefold())
-            folded_parts.append(folded.encode("utf-8"))
-            original_parts.append(original.encode("utf-8"))
+    original_parts = [_kept_lines(text).encode("utf-8") for text in texts]
     # Each text ends with a newline, so that no line or token spans two texts.
-    buffer = np.frombuffer(b"".join(part + b"\n" for part in folded_parts), dtype=np.uint8)
-    lengths = np.fromiter((len(p) + 1 for p in folded_parts), dtype=np.int64, count=len(texts))
-    text_ends = np.cumsum(lengths)
-    newlines = np.flatnonzero(buffer == _NEWLINE)
+    original = _word_bytes(b"".join(part + b"\n" for part in original_parts))
+    lowered = np.frombuffer(original.tobytes().translate(_LOWER_BYTES), dtype=np.uint8)
+    starts, ends = _token_bounds(original)
+    newlines = np.flatnonzero(original == _NEWLINE)
+    text_ends = np.cumsum(np.fromiter((len(p) + 1 for p in original_parts), np.int64, len(texts)))
     text_of_line = np.searchsorted(text_ends, newlines, side="right").astype(np.int64)
-
-    starts, ends = _token_bounds(buffer)
-    original_first = buffer[starts]  # ASCII texts: the first byte before lowering
-    lowered = _LOWER[buffer]
-    hashes = _hash_tokens(lowered, starts, ends)
     line_of_token = np.searchsorted(newlines, starts).astype(np.int64)
-    text_of_token = text_of_line[line_of_token]
-    first_lowered = lowered[starts]
-    capitalised = original_first != first_lowered
-    if any(part is not None for part in original_parts):
-        capitalised = _non_ascii_capitals(
-            capitalised, lowered, (starts, ends), text_of_token, original_parts
-        )
+    hashes = _hash_tokens(lowered, starts, ends)
+    first_byte = original[starts]
+    capitalised = (first_byte >= ord("A")) & (first_byte <= ord("Z"))
+    # Tokens with non-ASCII characters (a minority even in other languages' news) are folded
+    # one by one with str.casefold; the byte table folded ASCII letters only.
+    high = np.flatnonzero(original >= 0x80)
+    if len(high):
+        owners = np.searchsorted(starts, high, side="right") - 1  # sorted, as ``high`` is
+        wide = owners[np.concatenate([[True], owners[1:] != owners[:-1]])]
+        folded: list[bytes] = []
+        for token in wide.tolist():
+            word = original[starts[token] : ends[token]].tobytes().decode("utf-8", "replace")
+            fold = word.casefold()
+            capitalised[token] = fold[:1] != word[:1]
+            folded.append(fold.encode("utf-8"))
+        buffer = np.frombuffer(b" ".join(folded), dtype=np.uint8)
+        lengths = np.fromiter((len(f) for f in folded), dtype=np.int64, count=len(folded))
+        folded_starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+        hashes[wide] = _hash_tokens(buffer, folded_starts, folded_starts + lengths)
     kinds = np.where(capitalised, FACT_CAPITALISED, 0).astype(np.uint8)
-    kinds[(first_lowered >= ord("0")) & (first_lowered <= ord("9"))] |= FACT_NUMBER
+    first = original[starts]
+    kinds[(first >= ord("0")) & (first <= ord("9"))] |= FACT_NUMBER
     return Tokens(
         hashes=hashes,
         kinds=kinds,
@@ -161,6 +163,39 @@ def tokenize(texts: Sequence[str]) -> Tokens:
         line_hashes=_line_hashes(hashes, line_of_token, len(newlines)),
         texts=len(texts),
     )
+
+
+# Second bytes of the two-byte UTF-8 characters U+00A0-U+00BF that are punctuation or symbols
+# (no-break space, inverted marks, guillemets, section, middle dot, degree, ...), not the letters
+# and digits of that block (ª µ º ² ³ ¹ ¼ ½ ¾).
+_LATIN1_PUNCTUATION = np.zeros(256, dtype=bool)
+_LATIN1_PUNCTUATION[[0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAB, 0xAC]] = True
+_LATIN1_PUNCTUATION[[0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB4, 0xB6, 0xB7, 0xB8, 0xBB, 0xBF]] = True
+
+
+def _word_bytes(data: bytes) -> npt.NDArray[np.uint8]:
+    """The UTF-8 bytes with every non-word character turned into spaces (newlines kept).
+
+    Non-word: ASCII other than letters and digits, U+00A0-U+00BF punctuation, General
+    Punctuation (U+2000-U+206F: dashes, curly quotes, ellipsis...) and CJK punctuation
+    (U+3000-U+303F). Other non-ASCII characters count as word characters.
+    """
+    buffer = np.frombuffer(data.translate(_ASCII_WORDS), dtype=np.uint8).copy()
+    # Only lead bytes 0xC2, 0xE2 and 0xE3 can start these characters; look at those alone.
+    leads = np.flatnonzero(buffer[:-2] >= 0xC2)
+    if not len(leads):
+        return buffer
+    lead, second = buffer[leads], buffer[leads + 1]
+    two = leads[(lead == 0xC2) & _LATIN1_PUNCTUATION[second]]
+    three = leads[
+        ((lead == 0xE2) & ((second == 0x80) | (second == 0x81)))
+        | ((lead == 0xE3) & (second == 0x80))
+    ]
+    for offset in range(2):
+        buffer[two + offset] = _SPACE
+    for offset in range(3):
+        buffer[three + offset] = _SPACE
+    return buffer
 
 
 def _kept_lines(text: str) -> str:
@@ -173,65 +208,40 @@ def _kept_lines(text: str) -> str:
 def _token_bounds(buffer: npt.NDArray[np.uint8]) -> tuple[I64Array, I64Array]:
     """Start and end of each run of word bytes; a digit next to a letter also splits ("410m" is
     "410" "m"), so that a number reads the same whatever unit spelling follows it."""
-    word = (buffer != _SPACE) & (buffer != _NEWLINE)
-    digit = (buffer >= ord("0")) & (buffer <= ord("9"))
+    word = buffer > _SPACE  # spaces, newlines and nothing else are below it after _word_bytes
+    digit = (buffer - np.uint8(ord("0"))) < 10
     starts = word.copy()
     starts[1:] &= ~word[:-1] | (digit[1:] != digit[:-1])
     ends = word.copy()
     ends[:-1] &= ~word[1:] | (digit[1:] != digit[:-1])
-    return np.flatnonzero(starts).astype(np.int64), np.flatnonzero(ends).astype(np.int64) + 1
+    return np.flatnonzero(starts), np.flatnonzero(ends) + 1
 
 
 def _hash_tokens(data: npt.NDArray[np.uint8], starts: I64Array, ends: I64Array) -> U64Array:
-    """A 64-bit hash of each token's bytes: a polynomial over the bytes, then splitmix64."""
+    """A 64-bit hash of each token's bytes, read 8 bytes at a time (most tokens: once).
+
+    Each 8-byte chunk is loaded as one little-endian integer through an unaligned view of the
+    buffer, masked to the token's length, and folded in with splitmix64.
+    """
+    lengths = ends - starts
     if not len(starts):
         return np.zeros(0, dtype=np.uint64)
-    lengths = ends - starts
-    # Byte positions of all tokens, in token order, and each byte's position within its token.
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    position = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(offsets, lengths)
-    byte_index = np.repeat(starts, lengths) + position
-    powers = np.ones(int(lengths.max()), dtype=np.uint64)
-    with np.errstate(over="ignore"):  # uint64 arithmetic wraps on purpose
-        powers[1:] = _BYTE_MULTIPLIER
-        powers = np.multiply.accumulate(powers)
-        terms = (data[byte_index].astype(np.uint64) + np.uint64(1)) * powers[position]
-        sums = np.add.reduceat(terms, offsets)
-        return _mix(sums ^ (lengths.astype(np.uint64) * _SHINGLE_MULTIPLIER))
-
-
-def _non_ascii_capitals(
-    capitalised: BoolArray,
-    folded: npt.NDArray[np.uint8],
-    folded_bounds: tuple[I64Array, I64Array],
-    text_of_token: I64Array,
-    original_parts: Sequence[bytes | None],
-) -> BoolArray:
-    """For texts that are not ASCII: a token is capitalised if folding changed its first letter.
-
-    The original-case text is tokenized the same way; where folding changed the number of tokens
-    of a text (rare: a character folding to a non-word one), that text reports no capitals.
-    """
-    result = capitalised.copy()
-    folded_heads = _heads(folded, *folded_bounds)
-    cuts = np.searchsorted(text_of_token, np.arange(len(original_parts) + 1)).tolist()
-    for text, original in enumerate(original_parts):
-        if original is None:
-            continue
-        rows = np.arange(cuts[text], cuts[text + 1])
-        data = np.frombuffer(original, dtype=np.uint8)
-        starts, ends = _token_bounds(data)
-        if len(starts) != len(rows):
-            result[rows] = False
-            continue
-        result[rows] = _heads(data, starts, ends) != folded_heads[rows]
-    return result
-
-
-def _heads(data: npt.NDArray[np.uint8], starts: I64Array, ends: I64Array) -> I64Array:
-    """The first two bytes of each token (one if it has one): the first letter, for most scripts."""
-    second = np.where(starts + 1 < ends, data[np.minimum(starts + 1, len(data) - 1)], 0)
-    return data[starts].astype(np.int64) * 256 + second
+    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    # Bytes 0-7 of every token, then bytes 8-15 of the longer ones, and so on.
+    chunk_words = words[starts]
+    chunk_words &= _BYTE_MASKS[np.minimum(lengths, 8)]
+    chunk_words ^= lengths.astype(np.uint64) * _SHINGLE_MULTIPLIER
+    hashes = _mix(chunk_words)
+    rows = np.flatnonzero(lengths > 8)
+    chunk = 1
+    while len(rows):
+        remaining = lengths[rows] - 8 * chunk
+        chunk_words = words[starts[rows] + 8 * chunk] & _BYTE_MASKS[np.minimum(remaining, 8)]
+        hashes[rows] = _mix(hashes[rows] ^ chunk_words)
+        rows = rows[remaining > 8]
+        chunk += 1
+    return hashes
 
 
 def _line_hashes(hashes: U64Array, line_of_token: I64Array, lines: int) -> U64Array:
@@ -471,37 +481,41 @@ def _facts(
 
     The slot of a fact is the nearest earlier token of the same text that is not a fact ("near"
     in "near Almora", "magnitude" in "magnitude 5.4"); numbers also get a slot from the next
-    non-fact word (their unit: "12 kilometres"). A fact is (slot, value), both hashed.
+    non-fact word (their unit: "12 kilometres"). A fact is (slot, value): the slot hash's low
+    21 bits above the value hash's low 32 bits (53 bits; the 11 above them sort by text).
     """
-    count = len(hashes)
-    if not count:
-        return [np.zeros(0, dtype=np.uint64) for _ in range(len(bounds) - 1)]
-    index = np.arange(count, dtype=np.int64)
-    is_fact = kinds != 0
-    text_start = np.asarray(bounds[:-1], dtype=np.int64)[text_of_token]
-    text_end = np.asarray(bounds[1:], dtype=np.int64)[text_of_token]
-    previous = np.maximum.accumulate(np.where(~is_fact, index, -1))
-    following = np.minimum.accumulate(np.where(~is_fact, index, count)[::-1])[::-1]
-    start_slot = np.uint64(0x632BE59BD9B4E019)
-    previous_slot = np.where(
-        previous >= text_start, hashes[np.clip(previous, 0, count - 1)], start_slot
-    )
-    next_slot = np.where(
-        following < text_end, hashes[np.clip(following, 0, count - 1)] ^ _NEXT_SALT, start_slot
-    )
-    high = ~_LOW_32
-    values = hashes & _LOW_32
-    facts = (previous_slot & high) | values
-    numbers = (kinds & FACT_NUMBER) != 0
-    all_facts = np.concatenate([facts[is_fact], ((next_slot & high) | values)[numbers]])
-    owners = np.concatenate([text_of_token[is_fact], text_of_token[numbers]])
-    order = np.lexsort((all_facts, owners))
-    all_facts, owners = all_facts[order], owners[order]
-    first = np.ones(len(all_facts), dtype=bool)
-    first[1:] = (all_facts[1:] != all_facts[:-1]) | (owners[1:] != owners[:-1])
-    all_facts, owners = all_facts[first], owners[first]
-    cuts = np.searchsorted(owners, np.arange(len(bounds)))
-    return [all_facts[a:b] for a, b in itertools.pairwise(cuts.tolist())]
+    texts = len(bounds) - 1
+    facts_at = np.flatnonzero(kinds)
+    plain = np.flatnonzero(kinds == 0)
+    if not len(facts_at):
+        return [np.zeros(0, dtype=np.uint64) for _ in range(texts)]
+    owner = text_of_token[facts_at]
+    values = hashes[facts_at] & _LOW_32
+    before = np.searchsorted(plain, facts_at) - 1
+    after = before + 1
+    previous_slot = np.full(len(facts_at), _START_SLOT, dtype=np.uint64)
+    known = before >= 0
+    known[known] = text_of_token[plain[before[known]]] == owner[known]
+    previous_slot[known] = hashes[plain[before[known]]]
+    numbers = np.flatnonzero(kinds[facts_at] & FACT_NUMBER)
+    following = after[numbers]
+    next_slot = np.full(len(numbers), _START_SLOT ^ _NEXT_SALT, dtype=np.uint64)
+    known = following < len(plain)
+    known[known] = text_of_token[plain[following[known]]] == owner[numbers][known]
+    next_slot[known] = hashes[plain[following[known]]] ^ _NEXT_SALT
+    slots = np.concatenate([previous_slot, next_slot]) & _SLOT_MASK
+    packed = (slots << np.uint64(32)) | np.concatenate([values, values[numbers]])
+    owners = np.concatenate([owner, owner[numbers]])
+    result: list[U64Array] = []
+    # Texts in groups of 2048, so that a text number fits the 11 bits above a fact.
+    for first in range(0, texts, 2048):
+        mine = (owners >= first) & (owners < first + 2048)
+        keyed = np.unique(
+            ((owners[mine] - first).astype(np.uint64) << np.uint64(53)) | packed[mine]
+        )
+        cuts = np.searchsorted(keyed >> np.uint64(53), np.arange(min(2049, texts - first + 1)))
+        result += [keyed[a:b] & _FACT_MASK for a, b in itertools.pairwise(cuts.tolist())]
+    return result
 
 
 def minhash_signatures(shingle_sets: Sequence[U64Array], num_perm: int) -> U32Array:
@@ -580,7 +594,7 @@ def fact_agreement(smaller: U64Array, larger: U64Array) -> FactAgreement:
     nowhere: "magnitude 5.4 ... near Almora" against "magnitude 6.1 ... near Brenvik".
     """
     slots_a, values_a = smaller >> np.uint64(32), smaller & _LOW_32
-    slots_b, values_b = larger >> np.uint64(32), larger & _LOW_32
+    slots_b, values_b = larger >> np.uint64(32), larger & _LOW_32  # facts are 53 bits
     only_a = slots_a[~np.isin(values_a, values_b)]
     only_b = slots_b[~np.isin(values_b, values_a)]
     conflicts = len(np.intersect1d(only_a, only_b))
