@@ -672,7 +672,10 @@ def family_docs(originals: list[Doc], rng: random.Random) -> list[Doc]:
         held_out = name in HELD_OUT_FRAMES
         for number, text in enumerate(_distinct_fillings(frame, fill, 10, rng)):
             cluster = f"tpl:{name}:{number}"
-            url = f"https://autowire.example/{name}/{number}"
+            # Local outlets each publish the agency's automated reports under their own name, so
+            # no outlet sees one frame often enough to learn it as boilerplate: facts must tell.
+            outlet = f"local{rng.randrange(8)}"
+            url = f"https://{outlet}.example/{name}/{number}"
             docs.append(
                 Doc(
                     cluster,
@@ -681,7 +684,7 @@ def family_docs(originals: list[Doc], rng: random.Random) -> list[Doc]:
                     cluster,
                     "original",
                     1,
-                    "autowire",
+                    outlet,
                     family="templated",
                     held_out=held_out,
                 )
@@ -765,6 +768,36 @@ def family_docs(originals: list[Doc], rng: random.Random) -> list[Doc]:
                         held_out=True,
                     )
                 )
+    # Revisions of a long story (a live blog's next version): one figure updated and an update
+    # paragraph added on top. Same story, though one fact now disagrees.
+    revised = 0
+    for number, base in enumerate(originals):
+        figures = list(re.finditer(r"\b\d+\b", base.text))
+        if len(base.text.split()) < 250 or not figures:
+            continue
+        figure = rng.choice(figures)
+        changed = str(int(figure.group(0)) + rng.randint(1, 9))
+        body = base.text[: figure.start()] + changed + base.text[figure.end() :]
+        update = (
+            f"Update, {rng.randint(10, 23)}:{rng.randint(10, 59)}: {rng.choice(PEOPLE)} told "
+            f"reporters in {rng.choice(PLACES)} that the figures would be revised again later."
+        )
+        docs.append(
+            Doc(
+                f"{base.doc_id}#revision",
+                f"https://liveblog.example/{number}",
+                "\n\n".join([update, body]),
+                base.cluster,
+                "revision",
+                2,
+                "liveblog",
+                family="revisions",
+                held_out=number % 2 == 1,
+            )
+        )
+        revised += 1
+        if revised == 30:
+            break
     # Briefs of long stories, as the issue measured them (Jaccard ~0.45, containment ~0.65):
     # the lede and most later sentences, some dropped, the kept ones lightly reworded.
     for number, base in enumerate(originals):
