@@ -34,6 +34,7 @@ from pipeline.dedup.fingerprint import (
     exact_similarity,
     fact_agreement,
     fingerprint_by_source,
+    is_contradicted,
     is_near_copy,
 )
 from pipeline.fetch.urls import canonicalize
@@ -127,6 +128,34 @@ def assign_stories(
         if url:
             forest.union(index, by_url.setdefault(canonicalize(url), index))
 
+    counts = fp.shingle_counts
+
+    def facts_of(node: int) -> tuple[U64Array | None, int]:
+        if node < count:
+            return fp.facts[node], counts[node]
+        row = prior.rows[prior_ids[node - count]]
+        return row.facts, row.shingle_count
+
+    def bridges_a_contradiction(a: int, b: int) -> bool:
+        """Whether joining a's story and b's would put two disagreeing texts in one story.
+
+        Each pair was checked on its own; a chain (a report, a truncated copy that dropped the
+        facts, another report of the same template) is checked here, on up to
+        ``_BRIDGE_CHECKS`` members of each side.
+        """
+        for x in forest.members(a)[:_BRIDGE_CHECKS]:
+            facts_x, size_x = facts_of(x)
+            if facts_x is None:
+                continue
+            for y in forest.members(b)[:_BRIDGE_CHECKS]:
+                facts_y, size_y = facts_of(y)
+                if facts_y is None:
+                    continue
+                pair = (facts_x, facts_y) if size_x <= size_y else (facts_y, facts_x)
+                if is_contradicted(fact_agreement(*pair), settings):
+                    return True
+        return False
+
     representatives = sorted(set(representative.values()))
     for i, j in band_candidates(fp.band_keys, representatives, fp.shingle_sets):
         if forest.find(i) == forest.find(j):
@@ -134,10 +163,11 @@ def assign_stories(
         jaccard, containment = exact_similarity(fp.shingle_sets[i], fp.shingle_sets[j])
         small, large = sorted((i, j), key=lambda row: (len(fp.shingle_sets[row]), row))
         agreement = fact_agreement(fp.facts[small], fp.facts[large])
-        if is_near_copy(jaccard, containment, len(fp.shingle_sets[small]), settings, agreement):
+        if is_near_copy(
+            jaccard, containment, len(fp.shingle_sets[small]), settings, agreement
+        ) and not bridges_a_contradiction(i, j):
             forest.union(i, j)
 
-    counts = fp.shingle_counts
     for index, prior_id, exact in prior.edges:
         node = node_of_prior[prior_id]
         if forest.find(index) == forest.find(node):
@@ -161,6 +191,8 @@ def assign_stories(
                     )
                 )
             if not is_near_copy(jaccard, containment, smaller, settings, prior_agreement):
+                continue
+            if bridges_a_contradiction(index, node):
                 continue
         forest.union(index, node)
 
@@ -239,9 +271,19 @@ def story_id_for(canonical_article_id: str) -> str:
     return "st_" + hashlib.sha256(canonical_article_id.encode()).hexdigest()[:16]
 
 
+# Members of each side compared when a near-copy edge would join two stories.
+_BRIDGE_CHECKS = 16
+
+
 class _UnionFind:
     def __init__(self, size: int) -> None:
         self.parent = list(range(size))
+        self._members: dict[int, list[int]] = {}
+
+    def members(self, node: int) -> list[int]:
+        """The nodes of ``node``'s set, in the order they joined it."""
+        root = self.find(node)
+        return self._members.get(root, [root])
 
     def find(self, node: int) -> int:
         parent = self.parent
@@ -253,7 +295,11 @@ class _UnionFind:
     def union(self, a: int, b: int) -> None:
         root_a, root_b = self.find(a), self.find(b)
         if root_a != root_b:
-            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+            kept, joined = min(root_a, root_b), max(root_a, root_b)
+            self.parent[joined] = kept
+            merged = self._members.pop(kept, [kept])
+            merged += self._members.pop(joined, [joined])
+            self._members[kept] = merged
 
 
 def _collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:

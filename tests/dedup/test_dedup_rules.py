@@ -147,7 +147,7 @@ def test_boilerplate_is_learned_per_source() -> None:
 
 def test_a_brief_joins_its_story_by_containment_and_facts() -> None:
     paragraphs = STORY.split("\n\n")
-    brief = "\n\n".join([paragraphs[0], paragraphs[2], paragraphs[4]])
+    brief = "\n\n".join([paragraphs[0], paragraphs[1], paragraphs[2], paragraphs[4]])
     for word, other in (
         ("approved", "backed"),
         ("largest", "biggest"),
