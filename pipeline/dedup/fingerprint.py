@@ -52,7 +52,6 @@ _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
 _LOW_32 = np.uint64(0xFFFFFFFF)
-_NEWLINE = ord("\n")
 
 U64Array = npt.NDArray[np.uint64]
 U32Array = npt.NDArray[np.uint32]
@@ -114,13 +113,14 @@ def tokenize(texts: Sequence[str]) -> Tokens:
     original_parts = [_kept_lines(text).encode("utf-8") for text in texts]
     # Each text ends with a newline, so that no line or token spans two texts.
     raw = np.frombuffer(b"".join(part + b"\n" for part in original_parts), dtype=np.uint8)
-    starts, ends, hashes, first_bytes, wide_flags = _scan_tokens(
+    starts, ends, hashes, first_bytes, wide_flags, line_of_token = _scan_tokens(
         raw, _BYTE_CLASS, _SEPARATOR_SECOND_BYTE
     )
-    newlines = np.flatnonzero(raw == _NEWLINE)
-    text_ends = np.cumsum(np.fromiter((len(p) + 1 for p in original_parts), np.int64, len(texts)))
-    text_of_line = np.searchsorted(text_ends, newlines, side="right").astype(np.int64)
-    line_of_token = np.searchsorted(newlines, starts).astype(np.int64)
+    # Line numbers of each text: its own lines, then the empty line its final newline closes.
+    lines_per_text = np.fromiter(
+        (part.count(b"\n") + 1 for part in original_parts), np.int64, len(texts)
+    )
+    text_of_line = np.repeat(np.arange(len(texts), dtype=np.int64), lines_per_text)
     capitalised = (first_bytes >= ord("A")) & (first_bytes <= ord("Z"))
     # Tokens with non-ASCII characters (a minority even in other languages' news) are folded
     # one by one with str.casefold; the scan folded ASCII letters only.
@@ -143,7 +143,7 @@ def tokenize(texts: Sequence[str]) -> Tokens:
         kinds=kinds,
         line_of_token=line_of_token,
         text_of_line=text_of_line,
-        line_hashes=_line_hashes(hashes, line_of_token, len(newlines)),
+        line_hashes=_line_hashes(hashes, line_of_token, len(text_of_line)),
         texts=len(texts),
     )
 
@@ -209,10 +209,12 @@ def _classify(
 @numba.njit(cache=True, nogil=True)  # type: ignore[misc]
 def _scan_tokens(
     data: npt.NDArray[np.uint8], classes: npt.NDArray[np.uint8], latin1: npt.NDArray[np.bool_]
-) -> tuple[I64Array, I64Array, U64Array, npt.NDArray[np.uint8], npt.NDArray[np.bool_]]:
-    """Each token's span, hash (as :func:`_hash_spans`), first byte and whether it holds
-    non-ASCII bytes. A token is a run of word bytes; a digit next to a letter ends one."""
+) -> tuple[I64Array, I64Array, U64Array, npt.NDArray[np.uint8], npt.NDArray[np.bool_], I64Array]:
+    """Each token's span, hash (as :func:`_hash_spans`), first byte, whether it holds non-ASCII
+    bytes, and its line. A token is a run of word bytes; a digit next to a letter ends one."""
     kinds, count = _classify(data, classes, latin1)
+    lines = np.empty(count, dtype=np.int64)
+    line = 0
     starts = np.empty(count, dtype=np.int64)
     ends = np.empty(count, dtype=np.int64)
     hashes = np.empty(count, dtype=np.uint64)
@@ -228,11 +230,14 @@ def _scan_tokens(
             hashes[token] = _finish(value, at - starts[token])
         if kind == 0:
             previous = 0
+            if at < len(kinds) and data[at] == 0x0A:
+                line += 1
             continue
         byte = data[at]
         if kind != previous:
             token += 1
             starts[token] = at
+            lines[token] = line
             first_bytes[token] = byte
             value = np.uint64(0xCBF29CE484222325)
         if byte >= 0x80:
@@ -241,7 +246,7 @@ def _scan_tokens(
             byte += 32
         value = (value ^ np.uint64(byte)) * np.uint64(0x100000001B3)
         previous = kind
-    return starts, ends, hashes, first_bytes, wide
+    return starts, ends, hashes, first_bytes, wide, lines
 
 
 @numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
@@ -729,61 +734,59 @@ def band_candidates(
 def _shingle_sets(
     flat_tokens: U64Array, lengths: npt.NDArray[np.int64], size: int
 ) -> list[U64Array]:
-    ends = np.cumsum(lengths)
-    starts = ends - lengths
-    combined = flat_tokens.copy()
-    padded = np.concatenate([flat_tokens, np.zeros(size, dtype=np.uint64)])
-    scratch = np.empty_like(combined)
-    with np.errstate(over="ignore"):
-        for offset in range(1, size):
-            combined *= _SHINGLE_MULTIPLIER
-            combined += padded[offset : offset + len(flat_tokens)]
-            _mix_in_place(combined, scratch)
-    # Each text's full shingles, sorted in place, then duplicates dropped for all texts at once.
-    counts = np.maximum(lengths - (size - 1), 0)
-    full = counts > 0
-    # A text's last size - 1 positions start no full shingle (nor do all of a shorter text's).
-    tails = ends[:, None] - np.arange(1, size, dtype=np.int64)
-    keep = np.ones(len(combined), dtype=bool)
-    keep[tails[tails >= starts[:, None]]] = False
-    shingled = combined[keep]
-    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    for start, end in itertools.pairwise(bounds):
-        if end - start > 1:
-            shingled[start:end].sort()
-    first = np.ones(len(shingled), dtype=bool)
-    first[1:] = shingled[1:] != shingled[:-1]
-    first[np.asarray(bounds[:-1], dtype=np.int64)[full]] = True
-    distinct = shingled[first]
-    last = np.maximum(np.asarray(bounds[1:], dtype=np.int64) - 1, 0)
-    distinct_ends: list[int] = np.cumsum(first)[last].tolist() if len(first) else []
-    sets: list[U64Array] = []
-    position = 0
-    for index, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        if end - start >= size:
-            stop = distinct_ends[index]
-            sets.append(distinct[position:stop])
-            position = stop
-        elif end > start:
-            # Shorter than one shingle: the whole text is its only shingle.
-            short = flat_tokens[start]
-            with np.errstate(over="ignore"):
-                for token in flat_tokens[start + 1 : end]:
-                    short = _mix(short * _SHINGLE_MULTIPLIER + token)
-            sets.append(np.asarray([short], dtype=np.uint64))
-        else:
-            sets.append(np.zeros(0, dtype=np.uint64))
-    return sets
+    """Each text's distinct shingle hashes, sorted: views into one flat array."""
+    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    flat, offsets = _shingle_kernel(flat_tokens, bounds, size)
+    return [flat[a:b] for a, b in itertools.pairwise(offsets.tolist())]
 
 
-def _mix_in_place(values: U64Array, scratch: U64Array) -> None:
-    """``values[:] = _mix(values)`` without temporaries."""
-    for shift, multiplier in ((30, _MIX_1), (27, _MIX_2)):
-        np.right_shift(values, np.uint64(shift), out=scratch)
-        values ^= scratch
-        values *= multiplier
-    np.right_shift(values, np.uint64(31), out=scratch)
-    values ^= scratch
+@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+def _shingle_kernel(tokens: U64Array, bounds: I64Array, size: int) -> tuple[U64Array, I64Array]:
+    """Shingle i of a text: its tokens i..i+size-1 combined by multiply-add and splitmix64; a text
+    shorter than one shingle is its own only shingle. Then sorted and unique per text."""
+    texts = len(bounds) - 1
+    total = 0
+    for text in range(texts):
+        length = bounds[text + 1] - bounds[text]
+        total += length - size + 1 if length >= size else (1 if length else 0)
+    out = np.empty(total, dtype=np.uint64)
+    offsets = np.zeros(texts + 1, dtype=np.int64)
+    multiplier = np.uint64(0x9E3779B97F4A7C15)
+    written = 0
+    for text in range(texts):
+        first, stop = bounds[text], bounds[text + 1]
+        begin = written
+        if stop - first >= size:
+            for start in range(first, stop - size + 1):
+                value = tokens[start]
+                for offset in range(1, size):
+                    value = _finish_plain(value * multiplier + tokens[start + offset])
+                out[written] = value
+                written += 1
+        elif stop > first:
+            value = tokens[first]
+            for index in range(first + 1, stop):
+                value = _finish_plain(value * multiplier + tokens[index])
+            out[written] = value
+            written += 1
+        segment = np.sort(out[begin:written])
+        kept = 0
+        for position in range(len(segment)):
+            if position == 0 or segment[position] != segment[position - 1]:
+                out[begin + kept] = segment[position]
+                kept += 1
+        written = begin + kept
+        offsets[text + 1] = written
+    return out[:written].copy(), offsets
+
+
+@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+def _finish_plain(value: np.uint64) -> np.uint64:
+    value ^= value >> np.uint64(30)
+    value *= np.uint64(0xBF58476D1CE4E5B9)
+    value ^= value >> np.uint64(27)
+    value *= np.uint64(0x94D049BB133111EB)
+    return value ^ (value >> np.uint64(31))
 
 
 def _mix(values: U64Array) -> U64Array:
