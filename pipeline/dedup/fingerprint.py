@@ -657,15 +657,63 @@ def fact_agreement(smaller: U64Array, larger: U64Array) -> FactAgreement:
     conflict. A slot is a conflict only when *both* texts fill it with a value the other text has
     nowhere: "magnitude 5.4 ... near Almora" against "magnitude 6.1 ... near Brenvik".
     """
-    slots_a, values_a = smaller >> np.uint64(32), smaller & _LOW_32
-    slots_b, values_b = larger >> np.uint64(32), larger & _LOW_32  # facts are 53 bits
-    only_a = slots_a[~np.isin(values_a, values_b)]
-    only_b = slots_b[~np.isin(values_b, values_a)]
-    conflicts = len(np.intersect1d(only_a, only_b))
-    shared = len(np.intersect1d(slots_a, slots_b))
-    distinct_a = np.unique(values_a)
-    support = float(np.isin(distinct_a, values_b).mean()) if len(distinct_a) else 1.0
-    return FactAgreement(conflicts, shared, support, len(distinct_a))
+    conflicts, shared, supported, distinct = _agreement_kernel(smaller, larger)
+    return FactAgreement(conflicts, shared, supported / distinct if distinct else 1.0, distinct)
+
+
+@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+def _agreement_kernel(a: U64Array, b: U64Array) -> tuple[int, int, int, int]:
+    """(conflicting slots, shared slots, distinct values of a found in b, distinct values of a)."""
+    low = np.uint64(0xFFFFFFFF)
+    values_a = np.unique(a & low)
+    values_b = np.unique(b & low)
+    slots_a = a >> np.uint64(32)
+    slots_b = b >> np.uint64(32)
+    in_b = np.zeros(len(values_a), dtype=np.bool_)
+    positions = np.searchsorted(values_b, values_a)
+    supported = 0
+    for index in range(len(values_a)):
+        if positions[index] < len(values_b) and values_b[positions[index]] == values_a[index]:
+            in_b[index] = True
+            supported += 1
+    # Slots where a asserts a value b never mentions, and the same for b; both sorted.
+    only_a = np.unique(
+        np.array(
+            [slots_a[i] for i in range(len(a)) if not _contains(values_b, a[i] & low)],
+            dtype=np.uint64,
+        )
+    )
+    only_b = np.unique(
+        np.array(
+            [slots_b[i] for i in range(len(b)) if not _contains(values_a, b[i] & low)],
+            dtype=np.uint64,
+        )
+    )
+    conflicts = _count_common(only_a, only_b)
+    shared = _count_common(np.unique(slots_a), np.unique(slots_b))
+    return conflicts, shared, supported, len(values_a)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+def _contains(sorted_values: U64Array, value: np.uint64) -> bool:
+    at = np.searchsorted(sorted_values, value)
+    return at < len(sorted_values) and sorted_values[at] == value
+
+
+@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+def _count_common(a: U64Array, b: U64Array) -> int:
+    """Values in both of two sorted, unique arrays."""
+    i = j = common = 0
+    while i < len(a) and j < len(b):
+        if a[i] == b[j]:
+            common += 1
+            i += 1
+            j += 1
+        elif a[i] < b[j]:
+            i += 1
+        else:
+            j += 1
+    return common
 
 
 def is_contradicted(agreement: FactAgreement, settings: DedupSettings) -> bool:
@@ -719,12 +767,12 @@ def band_candidates(
     flat_rows = np.repeat(selected, keys.shape[1])
     order = np.lexsort((flat_rows, flat_keys))
     flat_keys, flat_rows = flat_keys[order], flat_rows[order]
-    boundaries = np.flatnonzero(np.diff(flat_keys)) + 1
+    # Only runs of one key two or more long are buckets worth a look.
+    starts = np.flatnonzero(np.concatenate([[True], flat_keys[1:] != flat_keys[:-1]]))
+    sizes = np.diff(np.concatenate([starts, [len(flat_keys)]]))
     pairs: set[tuple[int, int]] = set()
-    for bucket in np.split(flat_rows, boundaries):
-        if len(bucket) < 2:
-            continue
-        members = bucket.tolist()
+    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
+        members = flat_rows[start : start + size].tolist()
         pairs.update(
             (a, b) for position, a in enumerate(members) for b in members[position + 1 :] if a != b
         )

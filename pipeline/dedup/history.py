@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,42 +165,52 @@ def find_prior_matches(
         today_by_hash.setdefault(digest, []).append(index)
     today_by_id = {a.article_id: index for index, a in enumerate(unique)}
 
+    # Pass 1, per file: the light columns only; which rows are hit, by which of today's rows.
     edges: dict[tuple[int, str], bool] = {}
+    hit_rows: list[set[int]] = []
+    article_ids: list[pa.Array] = []
+    canonical_ids: list[pa.Array] = []
     for path in files:
-        table = _read(path, ["article_id", "content_hash", "scheme", "band_keys"])
-        ids = table["article_id"].to_pylist() if table.num_rows else []
+        table = _read(path, ["article_id", "canonical_id", "content_hash", "scheme", "band_keys"])
+        ids = table["article_id"].combine_chunks()
+        article_ids.append(ids)
+        canonical_ids.append(table["canonical_id"].combine_chunks())
+        found: list[tuple[int, int, bool]] = []  # (today's index, history row, exact)
         # Exact edges: the same content hash or the same article id.
-        for row in np.flatnonzero(
-            pc.is_in(table["content_hash"], value_set=hash_of).to_numpy(False)
-        ):
-            for index in today_by_hash[table["content_hash"][int(row)].as_py()]:
-                edges[(index, ids[row])] = True
-        for row in np.flatnonzero(pc.is_in(table["article_id"], value_set=id_of).to_numpy(False)):
-            edges[(today_by_id[ids[row]], ids[row])] = True
+        hashes = table["content_hash"]
+        for row in np.flatnonzero(pc.is_in(hashes, value_set=hash_of).to_numpy(False)).tolist():
+            found += [(index, row, True) for index in today_by_hash[hashes[row].as_py()]]
+        for row in np.flatnonzero(pc.is_in(ids, value_set=id_of).to_numpy(False)).tolist():
+            found.append((today_by_id[ids[row].as_py()], row, True))
         # Band edges, for rows of today's scheme only.
-        keys_column = table["band_keys"].combine_chunks()
-        same_scheme = pc.equal(table["scheme"], scheme).combine_chunks()
-        keys_column = keys_column.filter(pc.fill_null(same_scheme, False))
-        kept_rows = np.flatnonzero(pc.fill_null(same_scheme, False).to_numpy(False))
-        values = keys_column.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)
-        if not len(values) or not len(today_keys):
-            continue
-        lengths = pc.fill_null(pc.list_value_length(keys_column), 0).to_numpy(False)
-        owner_row = np.repeat(kept_rows, lengths)
-        maybe = np.flatnonzero(bitmap[(values & mask).astype(np.int64)])
-        position = np.searchsorted(today_keys, values[maybe])
-        hit = position < len(today_keys)
-        hit[hit] = today_keys[position[hit]] == values[maybe][hit]
-        for value_index, first in zip(maybe[hit].tolist(), position[hit].tolist(), strict=True):
-            history_row = int(owner_row[value_index])
-            key = values[value_index]
-            at = first
-            while at < len(today_keys) and today_keys[at] == key:
-                edges.setdefault((int(today_owner[at]), ids[history_row]), False)
-                at += 1
+        same_scheme = pc.fill_null(pc.equal(table["scheme"], scheme), False).combine_chunks()
+        keys_column = table["band_keys"].combine_chunks().filter(same_scheme)
+        kept_rows = np.flatnonzero(same_scheme.to_numpy(False))
+        values = keys_column.flatten().to_numpy(zero_copy_only=False)
+        if len(values) and len(today_keys):
+            lengths = pc.fill_null(pc.list_value_length(keys_column), 0).to_numpy(False)
+            owner_row = np.repeat(kept_rows, lengths)
+            maybe = np.flatnonzero(bitmap[(values & mask).astype(np.int64)])
+            candidates = values[maybe]
+            first = np.searchsorted(today_keys, candidates, side="left")
+            last = np.searchsorted(today_keys, candidates, side="right")
+            for value_index, begin, end in zip(
+                maybe[last > first].tolist(),
+                first[last > first].tolist(),
+                last[last > first].tolist(),
+                strict=True,
+            ):
+                row = int(owner_row[value_index])
+                found += [(int(today_owner[at]), row, False) for at in range(begin, end)]
+        rows = sorted({row for _, row, _ in found})
+        hit_rows.append(set(rows))
+        names = dict(zip(rows, ids.take(pa.array(rows, pa.int64())).to_pylist(), strict=True))
+        for index, row, exact in found:
+            key = (index, names[row])
+            edges[key] = edges.get(key, False) or exact
     if not edges:
         return PriorMatches()
-    prior_rows = _prior_rows(files, {article_id for _, article_id in edges}, scheme)
+    prior_rows = _prior_rows(files, hit_rows, article_ids, canonical_ids, scheme)
     return PriorMatches(
         rows=prior_rows,
         edges=sorted(
@@ -211,12 +221,30 @@ def find_prior_matches(
     )
 
 
-def _prior_rows(files: list[str], hit_ids: set[str], scheme: str) -> dict[str, PriorRow]:
-    """The index rows of ``hit_ids`` and of their stories' canonical rows.
+def _prior_rows(
+    files: list[str],
+    hit_rows: list[set[int]],
+    article_ids: list[pa.Array],
+    canonical_ids: list[pa.Array],
+    scheme: str,
+) -> dict[str, PriorRow]:
+    """The index rows hit, and the canonical rows of their stories, read from their files.
 
-    An article indexed on two days (a repeat of the same URL) counts as its first day. The
-    canonical rows come along so that similarity to the canonical can be reported.
+    Only files holding a wanted row are read past their light columns. An article indexed on two
+    days (a repeat of the same URL) counts as its first day. The canonical rows come along so that
+    similarity to the canonical can be reported.
     """
+    wanted = [set(rows) for rows in hit_rows]
+    canonical: set[str] = set()
+    for rows, canonicals in zip(hit_rows, canonical_ids, strict=True):
+        if rows:
+            canonical |= set(canonicals.take(pa.array(sorted(rows), pa.int64())).to_pylist())
+    if canonical:
+        value_set = pa.array(sorted(canonical), pa.string())
+        for number, ids in enumerate(article_ids):
+            wanted[number] |= set(
+                np.flatnonzero(pc.is_in(ids, value_set=value_set).to_numpy(False)).tolist()
+            )
     columns = [
         "article_id",
         "story_id",
@@ -228,39 +256,23 @@ def _prior_rows(files: list[str], hit_ids: set[str], scheme: str) -> dict[str, P
         "facts",
     ]
     found: list[dict[str, Any]] = []
-    wanted = set(hit_ids)
-    # Canonical rows are on the same day as their copies or earlier: read the files newest first
-    # so that every canonical id is known before the older files are read.
-    for path in reversed(files):
-        table = _read(path, columns)
-        rows = table.filter(
-            pc.is_in(table["article_id"], value_set=pa.array(sorted(wanted), pa.string()))
-        )
-        records = rows.to_pylist()
-        found += records
-        wanted |= {str(record["canonical_id"]) for record in records}
-    # A canonical row indexed on a later day than its copy (a backfill out of order): one more pass.
-    missing = wanted - {str(record["article_id"]) for record in found}
-    if missing:
-        value_set = pa.array(sorted(missing), pa.string())
-        for path in files:
-            table = _read(path, columns)
-            found += table.filter(pc.is_in(table["article_id"], value_set=value_set)).to_pylist()
+    for path, rows in zip(files, wanted, strict=True):
+        if rows:
+            found += _read(path, columns).take(pa.array(sorted(rows), pa.int64())).to_pylist()
     best: dict[str, dict[str, Any]] = {}
-    for record in found:
-        article_id = str(record["article_id"])
-        rank = (
-            record["published_at"] is None,
-            record["published_at"] or datetime.min,
+
+    def rank(record: dict[str, Any]) -> tuple[bool, datetime, str]:
+        published = record["published_at"]
+        return (
+            published is None,
+            published or datetime.min.replace(tzinfo=UTC),
             record["story_id"],
         )
-        current = best.get(article_id)
-        if current is None or rank < (
-            current["published_at"] is None,
-            current["published_at"] or datetime.min,
-            current["story_id"],
-        ):
-            best[article_id] = record
+
+    for record in found:
+        current = best.get(record["article_id"])
+        if current is None or rank(record) < rank(current):
+            best[record["article_id"]] = record
     result: dict[str, PriorRow] = {}
     for article_id, record in best.items():
         same_scheme = record["scheme"] == scheme

@@ -20,6 +20,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 
@@ -37,11 +38,13 @@ from pipeline.dedup.fingerprint import (
     is_contradicted,
     is_near_copy,
 )
-from pipeline.fetch.urls import canonicalize
+from pipeline.fetch.urls import canonicalize as _canonicalize_url
 from pipeline.models import Article, Reject, StoryAssignment
 from pipeline.settings import DedupSettings
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+# Each URL is canonicalized several times per run (collapse, grouping, ranking); it is pure.
+canonicalize = lru_cache(maxsize=1 << 16)(_canonicalize_url)
 
 
 @dataclass(frozen=True)
