@@ -84,6 +84,9 @@ class DedupSettings(_Strict):
     # fact_max_conflict_share of the slots both fill. See docs/dedup.md.
     fact_min_conflicts: int = Field(1, ge=1)
     fact_max_conflict_share: float = Field(0.1, ge=0, le=1)
+    # The same test when a near-copy edge would join two stories: each side against the other
+    # story's fullest text, a pair never compared directly (a chain through a truncated copy).
+    fact_chain_conflict_share: float = Field(0.2, ge=0, le=1)
     # Learned boilerplate: a line held by at least this many articles of one source, making at
     # least this share of the source's articles (today and the index days together).
     boilerplate_min_articles: int = Field(4, ge=2)

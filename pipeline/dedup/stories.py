@@ -139,24 +139,28 @@ def assign_stories(
         row = prior.rows[prior_ids[node - count]]
         return row.facts, row.shingle_count
 
+    chain_settings = settings.model_copy(
+        update={"fact_max_conflict_share": settings.fact_chain_conflict_share}
+    )
+
     def bridges_a_contradiction(a: int, b: int) -> bool:
         """Whether joining a's story and b's would put two disagreeing texts in one story.
 
-        Each pair was checked on its own; a chain (a report, a truncated copy that dropped the
-        facts, another report of the same template) is checked here, on up to
-        ``_BRIDGE_CHECKS`` members of each side.
+        Each edge was checked on its own; a chain (a report, a truncated copy that dropped the
+        facts, another report of the same template) is checked here: each side against the
+        fullest text of the other side, the one that states the most.
         """
-        for x in forest.members(a)[:_BRIDGE_CHECKS]:
-            facts_x, size_x = facts_of(x)
-            if facts_x is None:
+        for one, other in ((a, b), (b, a)):
+            facts_one, size_one = facts_of(one)
+            fullest = max(forest.members(other), key=lambda node: (facts_of(node)[1], -node))
+            facts_full, size_full = facts_of(fullest)
+            if facts_one is None or facts_full is None or fullest == other:
                 continue
-            for y in forest.members(b)[:_BRIDGE_CHECKS]:
-                facts_y, size_y = facts_of(y)
-                if facts_y is None:
-                    continue
-                pair = (facts_x, facts_y) if size_x <= size_y else (facts_y, facts_x)
-                if is_contradicted(fact_agreement(*pair), settings):
-                    return True
+            pair = (facts_one, facts_full) if size_one <= size_full else (facts_full, facts_one)
+            # Two texts never compared as a pair: edits on both sides add noise, hence a share
+            # of its own (fact_chain_conflict_share).
+            if is_contradicted(fact_agreement(*pair), chain_settings):
+                return True
         return False
 
     representatives = sorted(set(representative.values()))
@@ -272,10 +276,6 @@ def _join_earlier_story(
 
 def story_id_for(canonical_article_id: str) -> str:
     return "st_" + hashlib.sha256(canonical_article_id.encode()).hexdigest()[:16]
-
-
-# Members of each side compared when a near-copy edge would join two stories.
-_BRIDGE_CHECKS = 16
 
 
 class _UnionFind:

@@ -209,3 +209,22 @@ def test_an_outlets_footer_is_learned_from_the_index_of_earlier_days(tmp_path: P
     assert len(earlier) == 4 and late_story not in earlier
     earlier, late_story = run(DedupSettings(boilerplate_min_articles=1_000), tmp_path / "fixed")
     assert late_story in earlier
+
+
+def test_a_copy_without_facts_does_not_chain_two_reports_into_one_story() -> None:
+    first = QUAKE.format(mag="5.4", dist="12", place="Almora", depth="10")
+    second = QUAKE.format(mag="6.1", dist="40", place="Brenvik", depth="35")
+    # Only the frame's last paragraph: contained in both reports, and it states no fact.
+    frame_only = first.split("\n\n")[2]
+    assert frame_only == second.split("\n\n")[2]
+    rows = [
+        article("https://a.example/1", first, "a", hour=8),
+        article("https://b.example/2", second, "b", hour=9),
+        article("https://c.example/3", frame_only, "c", hour=10),
+    ]
+    story = stories(rows, DedupSettings())
+    assert story["https://a.example/1"] != story["https://b.example/2"]
+    # Without the check on the stories an edge joins, the fact-free copy chains them.
+    unchecked = DedupSettings(fact_chain_conflict_share=1.0)
+    story = stories(rows, unchecked)
+    assert story["https://a.example/1"] == story["https://b.example/2"]
