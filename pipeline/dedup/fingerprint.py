@@ -44,6 +44,24 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 _BOILERPLATE_LINE = re.compile(
     "|".join(f"(?:{pattern.pattern})" for pattern in BOILERPLATE_LINE_PATTERNS), re.IGNORECASE
 )
+# A line can only match a pattern above if the text holds one of these (lower-cased).
+_BOILERPLATE_TRIGGERS = (
+    "supplied by",
+    "provided by",
+    "distributed by",
+    "reporting by",
+    "writing by",
+    "editing by",
+    "sign up",
+    "subscribe",
+    "follow us",
+    "read more",
+    "related:",
+    "copyright",
+    "©",
+    "advertisement",
+    "share this",
+)
 # Part of the stored signature scheme: changing any of these (or the tokenizer, the fact or line
 # hashing) makes old index rows unmatchable by band keys, so bump SCHEME_VERSION with them.
 SCHEME_VERSION = 2
@@ -276,8 +294,15 @@ def _hash_spans(data: npt.NDArray[np.uint8], starts: I64Array, ends: I64Array) -
 
 
 def _kept_lines(text: str) -> str:
+    """The text after NFKC without the lines that match the fixed boilerplate patterns.
+
+    Most texts hold none of the patterns' words at all; those skip the line-by-line match.
+    """
     # NFKC first so that non-breaking spaces, ligatures and composed/decomposed accents fold alike.
     normalized = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    lowered = normalized.lower()
+    if not any(trigger in lowered for trigger in _BOILERPLATE_TRIGGERS):
+        return normalized
     lines = (line.strip() for line in normalized.splitlines())
     return "\n".join(line for line in lines if line and not _BOILERPLATE_LINE.match(line))
 

@@ -228,3 +228,25 @@ def test_a_copy_without_facts_does_not_chain_two_reports_into_one_story() -> Non
     unchecked = DedupSettings(fact_chain_conflict_share=1.0)
     story = stories(rows, unchecked)
     assert story["https://a.example/1"] == story["https://b.example/2"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "This story was supplied by Harbour Wire.",
+        "Additional reporting by Ines Okoro.",
+        "(Reporting by Mara Lindqvist; Editing by Tomas Berg)",
+        "Sign up for the morning briefing",
+        "SUBSCRIBE to continue reading",
+        "Follow us on the socials",
+        "Read more: the latest from the newsroom",
+        "Related: an older story",
+        "Copyright 2026 Harbor Times",
+        "© 2026 Harbor Times",
+        "Advertisement",
+        "Share this article",
+    ],
+)
+def test_every_fixed_boilerplate_pattern_drops_its_line(line: str) -> None:
+    body = "The harbour reopened on Tuesday after the storm."
+    assert tokenize([f"{body}\n{line}"]).hashes.tolist() == tokenize([body]).hashes.tolist()
