@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numba  # type: ignore[import-untyped]
+import numba
 import numpy as np
 import numpy.typing as npt
 import rensa
@@ -187,7 +187,7 @@ _BYTE_CLASS[ord("a") : ord("z") + 1] = _LETTER
 _BYTE_CLASS[0x80:] = _HIGH
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _classify(
     data: npt.NDArray[np.uint8], classes: npt.NDArray[np.uint8], latin1: npt.NDArray[np.bool_]
 ) -> tuple[npt.NDArray[np.uint8], int]:
@@ -224,7 +224,7 @@ def _classify(
     return out, count
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _scan_tokens(
     data: npt.NDArray[np.uint8], classes: npt.NDArray[np.uint8], latin1: npt.NDArray[np.bool_]
 ) -> tuple[I64Array, I64Array, U64Array, npt.NDArray[np.uint8], npt.NDArray[np.bool_], I64Array]:
@@ -267,7 +267,7 @@ def _scan_tokens(
     return starts, ends, hashes, first_bytes, wide, lines
 
 
-@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True, inline="always")
 def _finish(value: np.uint64, length: int) -> np.uint64:
     """splitmix64's finalizer over the FNV-1a state, the length folded in."""
     value ^= np.uint64(length) * np.uint64(0x9E3779B97F4A7C15)
@@ -278,7 +278,7 @@ def _finish(value: np.uint64, length: int) -> np.uint64:
     return value ^ (value >> np.uint64(31))
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _hash_spans(data: npt.NDArray[np.uint8], starts: I64Array, ends: I64Array) -> U64Array:
     """FNV-1a over each span's bytes, ASCII capitals lowered, then :func:`_finish`."""
     hashes = np.empty(len(starts), dtype=np.uint64)
@@ -307,7 +307,7 @@ def _kept_lines(text: str) -> str:
     return "\n".join(line for line in lines if line and not _BOILERPLATE_LINE.match(line))
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _line_hashes(hashes: U64Array, line_of_token: I64Array, lines: int) -> U64Array:
     """Each line's hash from its tokens' hashes and positions; 0 for a line with no tokens."""
     result = np.zeros(lines, dtype=np.uint64)
@@ -439,12 +439,13 @@ def fingerprint_by_source(
     """Fingerprints with each source's learned boilerplate dropped, and each text's recurring
     line keys (for the index). Tokenized in batches; boilerplate is learned over all texts.
     """
-    batches = [
+    batches: list[Tokens | None] = [
         tokenize(texts[start : start + FINGERPRINT_BATCH])
         for start in range(0, len(texts), FINGERPRINT_BATCH)
     ]
     key_parts, text_parts = [], []
     for number, batch in enumerate(batches):
+        assert batch is not None
         first = number * FINGERPRINT_BATCH
         key_parts.append(source_line_keys(batch, sources[first : first + batch.texts]))
         text_parts.append(batch.text_of_line + first)
@@ -452,10 +453,11 @@ def fingerprint_by_source(
     text_of_line = np.concatenate(text_parts) if text_parts else np.zeros(0, np.int64)
     removed = learn_boilerplate(keys, text_of_line, sources, settings, history)
     cuts = np.cumsum([0, *(len(part) for part in key_parts)]).tolist()
-    parts = [
-        _fingerprint_tokens(batch, settings, removed[cuts[number] : cuts[number + 1]])
-        for number, batch in enumerate(batches)
-    ]
+    parts = []
+    for number in range(len(batches)):
+        batch, batches[number] = batches[number], None  # each batch's tokens freed once used
+        assert batch is not None
+        parts.append(_fingerprint_tokens(batch, settings, removed[cuts[number] : cuts[number + 1]]))
     return _concatenate(parts, settings), recurring_line_keys(keys, text_of_line, len(texts))
 
 
@@ -559,7 +561,7 @@ def _facts(
     return [values[a:b] for a, b in itertools.pairwise(cuts)]
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _facts_kernel(
     hashes: U64Array, kinds: npt.NDArray[np.uint8], bounds: I64Array
 ) -> tuple[U64Array, I64Array]:
@@ -686,7 +688,7 @@ def fact_agreement(smaller: U64Array, larger: U64Array) -> FactAgreement:
     return FactAgreement(conflicts, shared, supported / distinct if distinct else 1.0, distinct)
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _agreement_kernel(a: U64Array, b: U64Array) -> tuple[int, int, int, int]:
     """(conflicting slots, shared slots, distinct values of a found in b, distinct values of a)."""
     low = np.uint64(0xFFFFFFFF)
@@ -719,13 +721,13 @@ def _agreement_kernel(a: U64Array, b: U64Array) -> tuple[int, int, int, int]:
     return conflicts, shared, supported, len(values_a)
 
 
-@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True, inline="always")
 def _contains(sorted_values: U64Array, value: np.uint64) -> bool:
     at = np.searchsorted(sorted_values, value)
-    return at < len(sorted_values) and sorted_values[at] == value
+    return bool(at < len(sorted_values) and sorted_values[at] == value)
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _count_common(a: U64Array, b: U64Array) -> int:
     """Values in both of two sorted, unique arrays."""
     i = j = common = 0
@@ -813,7 +815,7 @@ def _shingle_sets(
     return [flat[a:b] for a, b in itertools.pairwise(offsets.tolist())]
 
 
-@numba.njit(cache=True, nogil=True)  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True)
 def _shingle_kernel(tokens: U64Array, bounds: I64Array, size: int) -> tuple[U64Array, I64Array]:
     """Shingle i of a text: its tokens i..i+size-1 combined by multiply-add and splitmix64; a text
     shorter than one shingle is its own only shingle. Then sorted and unique per text."""
@@ -853,7 +855,7 @@ def _shingle_kernel(tokens: U64Array, bounds: I64Array, size: int) -> tuple[U64A
     return out[:written].copy(), offsets
 
 
-@numba.njit(cache=True, nogil=True, inline="always")  # type: ignore[misc]
+@numba.njit(cache=True, nogil=True, inline="always")
 def _finish_plain(value: np.uint64) -> np.uint64:
     value ^= value >> np.uint64(30)
     value *= np.uint64(0xBF58476D1CE4E5B9)

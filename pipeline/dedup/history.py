@@ -300,16 +300,24 @@ def index_table(
 ) -> pa.Table:
     scheme = signature_scheme(settings)
     seen_hashes: set[str] = set()
-    band_lists: list[list[int] | None] = []
+    has_keys = np.zeros(len(unique), dtype=bool)
     for index, digest in enumerate(fp.content_hashes):
         # Repeats of a content hash match through the hash itself; their band keys would only
         # multiply the rows of the history join.
-        if digest in seen_hashes or not len(fp.shingle_sets[index]):
-            band_lists.append(None)
-        else:
+        if digest not in seen_hashes and len(fp.shingle_sets[index]):
             seen_hashes.add(digest)
-            band_lists.append(fp.band_keys[index].tolist())
+            has_keys[index] = True
+    width = fp.band_keys.shape[1]
+    key_offsets = np.concatenate([[0], np.cumsum(np.where(has_keys, width, 0))]).astype(np.int32)
+    band_lists = pa.ListArray.from_arrays(
+        pa.array(key_offsets),
+        pa.array(fp.band_keys[has_keys].ravel(), pa.uint64()),
+        mask=pa.array(~has_keys),
+    )
     published: list[datetime | None] = [a.published_at for a in unique]
+    signatures = np.ascontiguousarray(fp.signatures.astype("<u4"))
+    signature_bytes = signatures.shape[1] * 4
+    signature_offsets = np.arange(len(unique) + 1, dtype=np.int32) * signature_bytes
     return pa.table(
         {
             "article_id": [a.article_id for a in unique],
@@ -321,15 +329,25 @@ def index_table(
             "content_hash": fp.content_hashes,
             "shingle_count": fp.shingle_counts,
             "scheme": [scheme] * len(unique),
-            "signature": [row.astype("<u4").tobytes() for row in fp.signatures],
+            "signature": pa.Array.from_buffers(
+                pa.binary(),
+                len(unique),
+                [None, pa.py_buffer(signature_offsets), pa.py_buffer(signatures)],
+            ),
             "band_keys": band_lists,
-            "facts": [f.tolist() for f in fp.facts],
-            "line_keys": [k.tolist() for k in line_keys]
-            if line_keys is not None
-            else [[] for _ in unique],
+            "facts": _list_column(fp.facts, len(unique)),
+            "line_keys": _list_column(line_keys or [], len(unique)),
         },
         schema=INDEX_SCHEMA,
     )
+
+
+def _list_column(arrays: list[U64Array], rows: int) -> pa.Array:
+    """A list<uint64> column from one array per row (no Python int per value)."""
+    lengths = [len(values) for values in arrays] or [0] * rows
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    values = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint64)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.uint64)))
 
 
 def write_index(
