@@ -236,6 +236,7 @@ def run_one_day(root: str, settings: DedupSettings) -> None:
         articles: list[Article] = pickle.load(handle)
     window = RunWindow.for_day(DAY)
     fingerprint(["warm up the compiled kernels"], settings)
+    print(f"  RSS with today's articles loaded: {_rss_mb():,.0f} MB")
     files = history_files(root, window, settings.history_days)
     start = time.perf_counter()
     fp = fingerprint([a.text for a in articles], settings)
@@ -246,6 +247,7 @@ def run_one_day(root: str, settings: DedupSettings) -> None:
         f"  parts: fingerprint {fingerprinting:.2f} s, history join + fetch "
         f"{time.perf_counter() - start:.2f} s ({len(prior.edges)} candidate edges)"
     )
+    print(f"  RSS after the parts: {_rss_mb():,.0f} MB")
     del fp, prior
     start = time.perf_counter()
     result = deduplicate_against_history(articles, settings, root, window, run_id="bench")
@@ -255,8 +257,17 @@ def run_one_day(root: str, settings: DedupSettings) -> None:
         f"  deduplicate_against_history: {elapsed:.2f} s  ({joined} of {len(articles)} joined "
         f"earlier stories; {len(articles) // 10} were planted)"
     )
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"  peak RSS of that process: {peak:,.0f} MB")
+    print(f"  peak RSS of that process: {_rss_mb():,.0f} MB")
+
+
+def _rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over an exec from
+    the forking parent, so a child would report the parent's peak."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def compare_with(ref: str, texts: list[str], settings: DedupSettings, rounds: int = 3) -> None:
@@ -350,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--compare-ref", metavar="GIT_REF", help="also time fingerprint() of that revision"
     )
+    parser.add_argument("--day-only", action="store_true", help="skip the per-library figures")
     parser.add_argument("--day-run", metavar="ROOT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
@@ -363,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     texts = make_texts(args.docs, args.words, rng)
     print(f"built {len(texts)} texts in {time.perf_counter() - start:.1f} s")
-    signature_throughput(texts, settings)
+    if not args.day_only:
+        signature_throughput(texts, settings)
     if args.compare_ref:
         compare_with(args.compare_ref, texts, settings)
     day_against_history(texts, args.history, settings, rng)

@@ -64,9 +64,9 @@ INDEX_SCHEMA = pa.schema(
         pa.field("line_keys", pa.list_(pa.uint64())),  # lines found in 2+ articles of the source
     ]
 )
-# Low bits of a band key index a bitmap of today's keys: 2^24 bits (2 MB) leave ~4% of the
-# history keys for the exact test when today has 640k keys.
-_BITMAP_BITS = 24
+# Low bits of a band key index a bitmap of today's keys: 2^27 bits (16 MB) leave under 1% of the
+# history keys for the exact test when today has 960k keys (20k articles x 48 bands).
+_BITMAP_BITS = 27
 
 
 def deduplicate_against_history(
@@ -155,9 +155,14 @@ def find_prior_matches(
     today_owner = np.repeat(selected, fp.band_keys.shape[1])
     order = np.argsort(today_keys, kind="stable")
     today_keys, today_owner = today_keys[order], today_owner[order]
-    bitmap = np.zeros(1 << _BITMAP_BITS, dtype=bool)
+    # Distinct keys, each with the run of today's rows holding it.
+    first_of_key = np.flatnonzero(np.concatenate([[True], today_keys[1:] != today_keys[:-1]]))
+    distinct_keys = today_keys[first_of_key]
+    run_ends = np.concatenate([first_of_key[1:], [len(today_keys)]])
+    bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
     mask = np.uint64((1 << _BITMAP_BITS) - 1)
-    bitmap[(today_keys & mask).astype(np.int64)] = True
+    bits = (distinct_keys & mask).astype(np.int64)
+    np.bitwise_or.at(bitmap, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
     hash_of = pa.array(fp.content_hashes, pa.string())
     id_of = pa.array([a.article_id for a in unique], pa.string())
     today_by_hash: dict[str, list[int]] = {}
@@ -190,16 +195,17 @@ def find_prior_matches(
         if len(values) and len(today_keys):
             lengths = pc.fill_null(pc.list_value_length(keys_column), 0).to_numpy(False)
             owner_row = np.repeat(kept_rows, lengths)
-            maybe = np.flatnonzero(bitmap[(values & mask).astype(np.int64)])
+            low = (values & mask).astype(np.int64)
+            maybe = np.flatnonzero((bitmap[low >> 3] >> (low & 7).astype(np.uint8)) & 1)
             candidates = values[maybe]
-            first = np.searchsorted(today_keys, candidates, side="left")
-            last = np.searchsorted(today_keys, candidates, side="right")
-            for value_index, begin, end in zip(
-                maybe[last > first].tolist(),
-                first[last > first].tolist(),
-                last[last > first].tolist(),
-                strict=True,
+            position = np.minimum(
+                np.searchsorted(distinct_keys, candidates), len(distinct_keys) - 1
+            )
+            hit = distinct_keys[position] == candidates
+            for value_index, key_number in zip(
+                maybe[hit].tolist(), position[hit].tolist(), strict=True
             ):
+                begin, end = int(first_of_key[key_number]), int(run_ends[key_number])
                 row = int(owner_row[value_index])
                 found += [(int(today_owner[at]), row, False) for at in range(begin, end)]
         rows = sorted({row for _, row, _ in found})
