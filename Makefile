@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH ?= ../shared/extraction-bench/dev
 
-.PHONY: setup run test lint bench bench-extract bench-dedup clean
+.PHONY: setup run test lint bench bench-startup bench-extract bench-dedup clean
 
 setup: $(BIN)/.synced
 
@@ -17,9 +17,10 @@ $(UV):
 	  || $(PYTHON) -m pip install --user --quiet --break-system-packages uv
 
 # Re-sync only when the lock or the project metadata changed; `uv sync --locked` fails loudly
-# if pyproject.toml and uv.lock disagree instead of silently re-resolving.
+# if pyproject.toml and uv.lock disagree instead of silently re-resolving. Bytecode is compiled
+# at install, so the first `newsingest` on a fresh .venv does not pay for it.
 $(BIN)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --quiet
+	$(UV) sync --locked --quiet --compile-bytecode
 	@touch $@
 
 run: setup
@@ -38,6 +39,11 @@ bench: setup
 	$(BIN)/python bench/fetch.py
 	$(BIN)/python bench/write.py
 	$(BIN)/python bench/dedup_speed.py
+	$(BIN)/python bench/startup.py
+
+# Wall time of `newsingest --help` and `newsingest extract` on one page.
+bench-startup: setup
+	$(BIN)/python bench/startup.py
 
 # Extraction quality and speed on a benchmark directory (html/*.html.gz + ground-truth.json).
 bench-extract: setup

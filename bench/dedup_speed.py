@@ -51,6 +51,7 @@ from pipeline.demo.catalog import load_catalog
 from pipeline.fetch.urls import url_hash
 from pipeline.models import Article, RunWindow
 from pipeline.settings import DedupSettings
+from pipeline.storage.root import Root
 
 DAY = date(2026, 4, 1)
 
@@ -242,7 +243,7 @@ def run_one_day(root: str, settings: DedupSettings) -> None:
     fp = fingerprint([a.text for a in articles], settings)
     fingerprinting = time.perf_counter() - start
     start = time.perf_counter()
-    prior = find_prior_matches(articles, fp, settings, files)
+    prior = find_prior_matches(articles, fp, settings, Root(root), files)
     print(
         f"  parts: fingerprint {fingerprinting:.2f} s, history join + fetch "
         f"{time.perf_counter() - start:.2f} s ({len(prior.edges)} candidate edges)"

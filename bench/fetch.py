@@ -84,7 +84,7 @@ def measure(ports: list[int], pages: int, concurrency: int) -> None:
         started = time.perf_counter()
         stats = SourceFetcher(source, window, settings, "bench").run()
         elapsed = time.perf_counter() - started
-        archived = Path(stats.archive_file).stat().st_size
+        archived = (Path(archive) / stats.archive_file).stat().st_size
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(

@@ -1,7 +1,9 @@
 """news_ingest: the scheduled daily ingest. Wiring only; the work lives in ``pipeline.runner``.
 
 One run = one UTC day [day, day+1): discover and fetch each source (mapped), extract each source
-(mapped), then deduplicate across sources and publish the day's partition. With the
+(mapped), then deduplicate across sources and publish the day's partition. A source that still
+fails on its last attempt is handed to publish as failed: the day is published without it and the
+report flags it. With the
 ``from_archive`` param the fetch step touches no network and replays the day's latest archived run.
 
 The config file comes from ``NEWSINGEST_CONFIG`` (default: ``config/sources.yaml`` beside this
@@ -33,15 +35,38 @@ DEFAULT_ARGS = {
 }
 
 
+def _last_try() -> bool:
+    """True on a task's final attempt: after it, a source's failure is recorded, not raised."""
+    ti = get_current_context()["ti"]
+    return int(ti.try_number) > int(ti.task.retries or 0)
+
+
+def _failed_source(source: str, exc: BaseException) -> dict[str, Any]:
+    """What a source's fetch or extract hands on when it failed for good.
+
+    A mapped task that fails would fail every task mapped after it, and the day with it; instead
+    the failure travels to publish, which publishes the other sources and records this one (the
+    report flags it). Earlier attempts raise, so Airflow retries transient trouble as usual.
+    """
+    return {"source": source, "failed": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
 def _context() -> tuple[Any, Any, str]:
     """Load config, the run window and the run id inside a task (never at parse time)."""
     from datetime import date
 
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.errors import ConfigError
     from pipeline.models import RunWindow
     from pipeline.settings import configured_path, load_config
 
     context = get_current_context()
-    config = load_config(configured_path())
+    try:
+        config = load_config(configured_path())
+    except ConfigError as exc:
+        # A bad config stays bad: fail now instead of retrying it for minutes.
+        raise AirflowFailException(f"config error: {exc}") from exc
     chosen_day = context["params"].get("date")
     if chosen_day:
         window = RunWindow.for_day(date.fromisoformat(chosen_day))
@@ -78,7 +103,10 @@ def _context() -> tuple[Any, Any, str]:
 def news_ingest() -> None:
     @task
     def list_sources() -> list[str]:
+        from pipeline.runner import check_roots
+
         config, _, _ = _context()
+        check_roots(config)  # a root that cannot be written fails here, before any fetch
         return [source.name for source in config.enabled_sources]
 
     @task(pool=FETCH_POOL)
@@ -87,26 +115,52 @@ def news_ingest() -> None:
 
         config, window, run_id = _context()
         from_archive = bool(get_current_context()["params"].get("from_archive"))
-        return fetch_source(config, source, window, run_id, from_archive=from_archive)
+        try:
+            return fetch_source(config, window, run_id, source, from_archive=from_archive).as_dict()
+        except FileNotFoundError as exc:  # a replay with no archived run: no retry brings one
+            return _failed_source(source, exc)
+        except Exception as exc:
+            if not _last_try():
+                raise
+            return _failed_source(source, exc)
 
     @task
     def extract(fetched: dict[str, Any]) -> dict[str, Any]:
         from pipeline.runner import extract_source
 
+        if fetched.get("failed"):
+            return fetched
         config, window, run_id = _context()
-        return extract_source(config, fetched["source"], window, run_id, fetched["archive_file"])
+        try:
+            return extract_source(
+                config, window, run_id, fetched["source"], fetched["archive_file"]
+            ).as_dict()
+        except Exception as exc:
+            if not _last_try():
+                raise
+            return _failed_source(fetched["source"], exc)
 
     @task(outlets=[ARTICLES])
     def publish(extracted: list[dict[str, Any]]) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from pipeline.results import ExtractResult
+        from pipeline.runner import SourcesFailed
         from pipeline.runner import publish as publish_day
 
         config, window, run_id = _context()
-        summary = publish_day(config, window, run_id, [item["source"] for item in extracted])
+        results = [ExtractResult.from_dict(item) for item in extracted if not item.get("failed")]
+        failed = {item["source"]: item["failed"] for item in extracted if item.get("failed")}
+        try:
+            summary = publish_day(config, window, run_id, results, failed).summary()
+        except SourcesFailed as exc:
+            raise AirflowFailException(str(exc)) from exc
         get_current_context()["outlet_events"][ARTICLES].extra = {
             "partition": summary["partition"],
             "rows": summary["written"],
         }
-        return {key: summary[key] for key in ("partition", "discovered", "written", "duplicates")}
+        keys = ("partition", "discovered", "written", "duplicates", "failed_sources")
+        return {key: summary[key] for key in keys}
 
     publish(extract.expand(fetched=fetch.expand(source=list_sources())))
 

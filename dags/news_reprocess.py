@@ -82,7 +82,7 @@ def news_reprocess() -> None:
                 f"{context['run_id']}__{day}",
                 from_archive=bool(params["from_archive"]),
                 source_names=list(params["sources"]) or None,
-            )
+            ).summary()
             results.append({key: summary[key] for key in ("partition", "written", "duplicates")})
         return results
 

@@ -6,12 +6,14 @@ added read with nulls in it.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from pipeline.models import RunWindow
 from pipeline.schema import PARTITION_KEY, TABLE_SCHEMAS
 from pipeline.storage.partitions import DatasetStore
 
@@ -25,15 +27,19 @@ def open_table(root: str | Path, table: str = "articles") -> ds.Dataset:
         raise ValueError(f"unknown table {table!r}; known: {sorted(TABLE_SCHEMAS)}")
     store = DatasetStore(root)
     schema = TABLE_SCHEMAS[table].append(_PARTITION_FIELD)
+    # Only the files the day manifests name: a write in progress (or killed) is invisible.
+    files = [
+        store.root.path(day.tables[table].file)
+        for day in store.committed_days()
+        if table in day.tables
+    ]
     return ds.dataset(
-        store.path(table),
-        filesystem=store.fs,
+        files,
+        filesystem=store.root.fs,
         format="parquet",
         partitioning=_PARTITIONING,
+        partition_base_dir=store.root.path(table),
         schema=schema,
-        # Staging, locks, manifests and schema records all start with '_' or '.'.
-        exclude_invalid_files=False,
-        ignore_prefixes=["_", "."],
     )
 
 
@@ -47,16 +53,25 @@ def duckdb_views(
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per published table (``articles``, ``fetch_log``...).
 
-    Local roots only (DuckDB reads object stores through its own httpfs extension).
+    Each view scans the table's ``pyarrow.dataset`` (any root the storage layer serves), so only
+    the columns and partitions a query needs are read.
     """
     connection = connection or duckdb.connect()
-    base = Path(root).resolve()
     for table in TABLE_SCHEMAS:
-        if not (base / table).is_dir():
-            continue
-        pattern = str(base / table / f"{PARTITION_KEY}=*" / "*.parquet").replace("'", "''")
-        connection.execute(
-            f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet("
-            f"'{pattern}', hive_partitioning = true, union_by_name = true)"
-        )
+        connection.register(table, open_table(root, table))
     return connection
+
+
+def read_day(root: str | Path, table: str, day: date | RunWindow) -> pa.Table:
+    """One day of one table exactly as committed (the file its day manifest names).
+
+    Raises FileNotFoundError when the day has no committed partition of ``table``.
+    """
+    window = day if isinstance(day, RunWindow) else RunWindow.for_day(day)
+    store = DatasetStore(root)
+    committed = store.committed_file(table, window)
+    if committed is None:
+        raise FileNotFoundError(
+            f"no committed {table} partition for {window.partition} under {store.root.display()}"
+        )
+    return store.root.read_table(committed)

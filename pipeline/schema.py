@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from pipeline.models import Article, StoryAssignment
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: listed_at, date_conflict
 
 PARTITION_KEY = "dt"
 
@@ -33,6 +33,8 @@ ARTICLES_SCHEMA = pa.schema(
         pa.field("language", pa.string()),
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("published_at", _UTC_TIMESTAMP),
+        pa.field("listed_at", _UTC_TIMESTAMP),
+        pa.field("date_conflict", pa.bool_(), nullable=False),
         pa.field("modified_at", _UTC_TIMESTAMP),
         pa.field("fetched_at", _UTC_TIMESTAMP, nullable=False),
         pa.field("description", pa.string()),

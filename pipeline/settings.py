@@ -14,12 +14,16 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipeline.extract.body import ExtractionOptions
 
 ENV_PREFIX = "NEWSINGEST__"
 _INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -43,6 +47,9 @@ class HttpSettings(_Strict):
     read_timeout_seconds: float = Field(20.0, gt=0)
     fetch_deadline_seconds: float = Field(60.0, gt=0)
     max_body_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    # robots.txt is read up to this size (after decompression) and the rest ignored, as Google
+    # does at 500 KiB: a gzip-bombed robots.txt must not cost more memory than that.
+    max_robots_bytes: int = Field(500 * 1024, gt=0)
     max_redirects: int = Field(5, ge=0)
     max_retries: int = Field(3, ge=0)
     backoff_base_seconds: float = Field(1.0, ge=0)
@@ -51,6 +58,9 @@ class HttpSettings(_Strict):
 
 
 class DiscoverySettings(_Strict):
+    # A URL fetched on one of this many days before the run's day is not fetched again unless
+    # its listing says it changed since (a later lastmod or feed date); 0 fetches everything.
+    seen_days: int = Field(30, ge=0)
     max_sitemap_depth: int = Field(3, ge=1)
     max_urls_per_source: int = Field(5000, ge=1)
     max_sitemaps: int = Field(100, ge=1)
@@ -116,6 +126,24 @@ class DedupSettings(_Strict):
         return self
 
 
+class ReportSettings(_Strict):
+    # A source's failure rate is compared with its median over the reports of this many days.
+    history_days: int = Field(14, ge=0)
+
+
+def _extraction_option_names() -> dict[str, type]:
+    # Imported here, not at the top: the extractor pulls in BeautifulSoup and lxml, which a
+    # config that never extracts (the report CLI, say) should not pay for.
+    from dataclasses import fields
+
+    from pipeline.extract.body import ExtractionOptions
+
+    return {
+        field.name: type(getattr(ExtractionOptions(), field.name))
+        for field in fields(ExtractionOptions)
+    }
+
+
 class Settings(_Strict):
     output_root: str = "var/out"
     archive_root: str = "var/archive"
@@ -127,6 +155,37 @@ class Settings(_Strict):
     http: HttpSettings = HttpSettings()
     discovery: DiscoverySettings = DiscoverySettings()
     dedup: DedupSettings = DedupSettings()
+    report: ReportSettings = ReportSettings()
+    # Overrides of the extractor's thresholds (pipeline.extract.body.ExtractionOptions), by
+    # field name; unknown names are errors.
+    extraction: dict[str, float | int | bool] = Field(default_factory=dict)
+
+    @field_validator("extraction")
+    @classmethod
+    def _extraction_options(
+        cls, values: dict[str, float | int | bool]
+    ) -> dict[str, float | int | bool]:
+        known = _extraction_option_names()
+        checked: dict[str, float | int | bool] = {}
+        for name, value in values.items():
+            if name not in known:
+                raise ValueError(
+                    f"unknown extraction option {name!r}; known: {', '.join(sorted(known))}"
+                )
+            kind = known[name]
+            if kind not in (int, float, bool):
+                raise ValueError(f"extraction option {name!r} cannot be set from config")
+            checked[name] = kind(value)
+        return checked
+
+    def extraction_options(self) -> ExtractionOptions:
+        """The extractor's options: its defaults with ``extraction`` applied."""
+        from dataclasses import replace
+
+        from pipeline.extract.body import DEFAULT_OPTIONS
+
+        overrides: dict[str, Any] = dict(self.extraction)
+        return replace(DEFAULT_OPTIONS, **overrides)
 
     @field_validator("allowed_networks")
     @classmethod
@@ -149,6 +208,9 @@ class Source(_Strict):
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
     urls: tuple[str, ...] = ()
+    # Fetch the `urls` list on every run, even URLs fetched on an earlier day (a front page,
+    # a live page); listed feed and sitemap URLs still go through the frontier.
+    refetch_urls: bool = False
 
     @field_validator("name")
     @classmethod
@@ -163,6 +225,10 @@ class Source(_Strict):
         for value in values:
             if not re.match(r"^https?://[^/\s]+", value):
                 raise ValueError(f"{value!r} is not an http(s) URL")
+            try:
+                urlsplit(value).port  # noqa: B018 - parsing the port is the check
+            except ValueError as exc:
+                raise ValueError(f"{value!r}: {exc}") from None
         return values
 
     @model_validator(mode="after")
@@ -183,6 +249,10 @@ class PipelineConfig(_Strict):
             if source.name in seen:
                 raise ValueError(f"duplicate source name {source.name!r}")
             seen.add(source.name)
+        # A run publishes every enabled source's day; with none it would replace each day's
+        # partitions with empty ones.
+        if not any(source.enabled for source in self.sources):
+            raise ValueError("no enabled source: list at least one under `sources`")
         return self
 
     @property

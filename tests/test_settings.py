@@ -74,3 +74,25 @@ def test_env_override_with_unknown_setting_is_rejected(tmp_path: Path) -> None:
     path = write(tmp_path, "sources:\n  - name: a\n    urls: [http://x/a]\n")
     with pytest.raises(ConfigError, match=r"settings\.politness: unknown key"):
         load_config(path, environ={"NEWSINGEST__POLITNESS__MIN_DELAY_SECONDS": "1"})
+
+
+def test_extraction_options_are_settable_and_unknown_ones_are_named(tmp_path: Path) -> None:
+    source = "sources:\n  - name: a\n    urls: [http://x/a]\n"
+    config = load_config(
+        write(tmp_path, f"settings:\n  extraction: {{min_article_words: 12}}\n{source}"),
+        environ={},
+    )
+    assert config.settings.extraction_options().min_article_words == 12
+    with pytest.raises(ConfigError, match=r"settings\.extraction.*min_article_wordz"):
+        load_config(
+            write(tmp_path, f"settings:\n  extraction: {{min_article_wordz: 12}}\n{source}"),
+            environ={},
+        )
+
+
+def test_the_report_baseline_is_a_setting(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "settings:\n  report: {history_days: 3}\nsources:\n  - name: a\n    urls: [http://x/a]\n",
+    )
+    assert load_config(path, environ={}).settings.report.history_days == 3

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "dedup": ("pipeline.cli.dedup", "group copies of one story in a JSONL file of articles"),
     "report": ("pipeline.cli.report", "print the run report of one day"),
+    "archive": ("pipeline.cli.archive", "check the raw WARC archive (archive verify)"),
     "demo-site": ("pipeline.cli.demo", "serve the bundled demo news site"),
     "demo-run": (
         "pipeline.cli.demo",
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error:\n{exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
+    except OSError as exc:  # missing or damaged files: the message names the file
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -23,11 +23,12 @@ from pipeline.publish.report import (
     build_report,
     format_report,
     has_partitions,
-    report_relative,
     write_report,
 )
 from pipeline.settings import load_config
-from pipeline.storage.partitions import MANIFEST_FILE, DatasetStore
+from pipeline.storage import layout
+from pipeline.storage.partitions import DatasetStore
+from pipeline.storage.root import Root
 
 
 def add_parser(subparsers: Any, name: str = "report") -> None:
@@ -58,37 +59,33 @@ def run(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    store = DatasetStore(root)
     if args.json:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(format_report(report))
     if args.html:
-        print(store.path(report_relative(window, REPORT_HTML)))
+        print(Root(root).display(layout.report_file(window, REPORT_HTML)))
     return 0
 
 
 def load_or_build(root: str | Path, window: RunWindow) -> dict[str, Any]:
     """The stored report of the day, rebuilt when absent or older than the published run."""
-    store = DatasetStore(root)
-    if not has_partitions(root, window):
+    location = Root(root)
+    if not has_partitions(location, window):
         raise ReportError(
-            f"no published partitions for {window.partition} under {store.root}; run the day "
-            f"first: newsingest run --date {window.day.isoformat()}"
+            f"no published partitions for {window.partition} under {location.display()}; run "
+            f"the day first: newsingest run --date {window.day.isoformat()}"
         )
-    relative = report_relative(window, REPORT_JSON)
-    if store.exists(relative) and store.exists(report_relative(window, REPORT_HTML)):
-        stored = store.read_json(relative)
-        if isinstance(stored, dict) and stored.get("run_id") == _published_run(store, window):
+    relative = layout.report_file(window, REPORT_JSON)
+    if location.exists(relative) and location.exists(layout.report_file(window, REPORT_HTML)):
+        stored = location.read_json(relative)
+        if isinstance(stored, dict) and stored.get("run_id") == _published_run(location, window):
             return stored
-    report = build_report(root, window)
-    write_report(root, window, report)
+    report = build_report(location, window)
+    write_report(location, window, report)
     return report
 
 
-def _published_run(store: DatasetStore, window: RunWindow) -> str | None:
-    relative = f"articles/{window.partition}/{MANIFEST_FILE}"
-    if not store.exists(relative):
-        return None
-    manifest = store.read_json(relative)
-    return manifest.get("run_id") if isinstance(manifest, dict) else None
+def _published_run(location: Root, window: RunWindow) -> str | None:
+    manifest = DatasetStore(location).committed(window)
+    return manifest.run_id if manifest else None

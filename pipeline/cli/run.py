@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,7 +46,7 @@ def add_parser(subparsers: Any, name: str = "run") -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from pipeline.models import RunWindow
-    from pipeline.runner import run_day
+    from pipeline.runner import SourcesFailed, run_day
     from pipeline.settings import load_config
 
     overrides: dict[str, Any] = {}
@@ -63,12 +64,21 @@ def run_command(args: argparse.Namespace) -> int:
     # Unique per invocation, so a rerun adds a WARC file instead of overwriting the last one.
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     run_id = args.run_id or f"cli__{args.date.isoformat()}__{started}"
-    summary = run_day(
-        config, window, run_id, from_archive=args.from_archive, source_names=args.sources
-    )
+    try:
+        summary = run_day(
+            config, window, run_id, from_archive=args.from_archive, source_names=args.sources
+        ).summary()
+    except SourcesFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(format_summary(summary))
         print(duckdb_hint(config.settings.output_root))
-    return 0
+    # Published, but not whole: a script must be able to tell (exit 3).
+    return PARTIAL if summary["failed_sources"] else 0
+
+
+#: The exit status of a run that published the day without some failed sources.
+PARTIAL = 3

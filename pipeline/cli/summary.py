@@ -20,6 +20,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"  partition       : {articles_path}",
         f"  run report      : {summary['paths'].get('report', 'not written')}",
     ]
+    for name, why in (summary.get("failed_sources") or {}).items():
+        lines.append(f"  WARNING: source {name} failed: {why}")
     if summary.get("unaccounted"):
         lines.append(f"  WARNING: {summary['unaccounted']} discovered URLs are unaccounted for")
     return "\n".join(lines)

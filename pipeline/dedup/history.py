@@ -1,10 +1,11 @@
 """Cross-run dedup: today's articles against the dedup index of earlier days.
 
-The index is one Parquet file per day, ``<output_root>/dedup_index/dt=YYYY-MM-DD/part-0.parquet``,
-one row per published article: its story, whether it is the story's canonical row, its source,
-content hash, shingle count, MinHash signature, LSH band keys, facts and recurring line keys. A
-run for day D reads only the files of the ``history_days`` days before D, never D itself or a
-later day, so a backfill sees what the original run saw and a rerun of D gives the same story ids.
+The index is one committed Parquet file per day (table ``dedup_index``, through the storage
+layer), one row per published article: its story, whether it is the story's canonical row, its
+source, content hash, shingle count, MinHash signature, LSH band keys, facts and recurring line
+keys. A run for day D reads only the files of the ``history_days`` days before D, never D itself
+or a later day, so a backfill sees what the original run saw and a rerun of D gives the same story
+ids.
 
 The join against history is streamed one day file at a time with numpy (bounded memory: one
 day's columns at once): band keys are tested against a bitmap of today's keys, then confirmed by
@@ -41,11 +42,19 @@ from pipeline.dedup.stories import (
 )
 from pipeline.models import Article, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
-from pipeline.storage.partitions import PART_FILE, PublishedPartition, write_partition
+from pipeline.storage.partitions import (
+    CorruptState,
+    DatasetStore,
+    PublishedPartition,
+    write_partition,
+)
+from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
 
 INDEX_TABLE = "dedup_index"
+#: How long a run waits for an earlier day's writer before refusing to read its history.
+HISTORY_WAIT_SECONDS = 15 * 60
 
 INDEX_SCHEMA = pa.schema(
     [
@@ -72,20 +81,34 @@ _BITMAP_BITS = 27
 def deduplicate_against_history(
     articles: list[Article],
     settings: DedupSettings,
-    output_root: str | Path,
+    output_root: str | Path | Root,
     window: RunWindow,
     *,
     run_id: str = "dedup",
 ) -> DedupResult:
-    """Deduplicate the day's articles together and against earlier days, then write the day's index.
+    """Deduplicate the day's articles together and against earlier days, then commit the index.
 
     Rerunning day D replaces D's index only; days after D keep the story ids they were given.
+    (``publish`` uses :func:`dedup_day` instead, to commit the index with the day's tables.)
     """
+    result, index = dedup_day(articles, settings, output_root, window)
+    write_index(index, output_root, window, run_id)
+    return result
+
+
+def dedup_day(
+    articles: list[Article],
+    settings: DedupSettings,
+    output_root: str | Path | Root,
+    window: RunWindow,
+) -> tuple[DedupResult, pa.Table]:
+    """The day's stories against earlier days' index, and the day's own index rows to commit."""
     unique, rejects = collapse_canonical_urls(articles)
-    files = history_files(output_root, window, settings.history_days)
-    boilerplate = boilerplate_history(files, {a.source for a in unique})
+    root = as_root(output_root)
+    files = history_files(root, window, settings.history_days)
+    boilerplate = boilerplate_history(root, files, {a.source for a in unique})
     fp, line_keys = fingerprint_articles(unique, settings, boilerplate)
-    prior = find_prior_matches(unique, fp, settings, files)
+    prior = find_prior_matches(unique, fp, settings, root, files)
     assignments = assign_stories(unique, fp, settings, prior)
     log.info(
         "dedup %s: %d articles against %d index days, %d candidate edges to %d earlier rows",
@@ -95,23 +118,49 @@ def deduplicate_against_history(
         len(prior.edges),
         len(prior.rows),
     )
-    table = index_table(unique, assignments, fp, settings, line_keys)
-    write_index(table, output_root, window, run_id)
-    return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
+    index = index_table(unique, assignments, fp, settings, line_keys)
+    return DedupResult(articles=unique, assignments=assignments, rejects=rejects), index
 
 
-def history_files(output_root: str | Path, window: RunWindow, history_days: int) -> list[str]:
-    """Index files of the ``history_days`` days strictly before the window's day that exist."""
-    root = Path(output_root) / INDEX_TABLE
-    days = (window.day - timedelta(days=back) for back in range(history_days, 0, -1))
-    paths = (root / f"dt={day.isoformat()}" / PART_FILE for day in days)
-    return [str(path) for path in paths if path.is_file()]
+def history_files(
+    output_root: str | Path | Root,
+    window: RunWindow,
+    history_days: int,
+    *,
+    wait_seconds: float = HISTORY_WAIT_SECONDS,
+) -> list[str]:
+    """Index files (relative to the output root) of the ``history_days`` days before the day."""
+    store = DatasetStore(as_root(output_root))
+    files = []
+    for back in range(history_days, 0, -1):
+        day = RunWindow.for_day(window.day - timedelta(days=back))
+        # Never read a day whose writer is midway: wait for its commit (local disks).
+        store.wait_for_day(day, wait_seconds)
+        committed = store.committed_file(INDEX_TABLE, day)
+        if committed is not None:
+            files.append(committed)
+    return files
 
 
-def _read(path: str, columns: list[str]) -> pa.Table:
-    """The columns of one index file that it has (files of older schemes lack some)."""
-    present = set(pq.read_schema(path).names)
-    table = pq.read_table(path, columns=[c for c in columns if c in present])
+def _read(root: Root, relative: str, columns: list[str]) -> pa.Table:
+    """The columns of one index file that it has (files of older schemes lack some).
+
+    A damaged file is named with the way to rewrite it, never skipped.
+    """
+    try:
+        present = set(pq.read_schema(root.path(relative), filesystem=root.fs).names)
+        table = pq.read_table(
+            root.path(relative),
+            columns=[c for c in columns if c in present],
+            filesystem=root.fs,
+        )
+    except (pa.ArrowInvalid, OSError) as damage:
+        day = relative.split("/")[1] if "/" in relative else relative
+        raise CorruptState(
+            f"the dedup index file {root.display(relative)} is unreadable ({damage}); "
+            f"reprocess {day} to rewrite it (newsingest run --date "
+            f"{day.removeprefix('dt=')} --from-archive)"
+        ) from damage
     for name in columns:
         if name not in present:
             table = table.append_column(
@@ -120,13 +169,13 @@ def _read(path: str, columns: list[str]) -> pa.Table:
     return table
 
 
-def boilerplate_history(files: list[str], sources: set[str]) -> BoilerplateHistory:
+def boilerplate_history(root: Root, files: list[str], sources: set[str]) -> BoilerplateHistory:
     """Rows per source and rows per recurring line key in the earlier days' index files."""
     source_rows: Counter[str] = Counter()
     key_parts: list[U64Array] = []
     wanted = pa.array(sorted(sources), pa.string())
     for path in files:
-        table = _read(path, ["source", "line_keys"])
+        table = _read(root, path, ["source", "line_keys"])
         mine = table.filter(pc.is_in(table["source"], value_set=wanted))
         for entry in pc.value_counts(mine["source"]).to_pylist():
             source_rows[str(entry["values"])] += int(entry["counts"])
@@ -139,7 +188,11 @@ def boilerplate_history(files: list[str], sources: set[str]) -> BoilerplateHisto
 
 
 def find_prior_matches(
-    unique: list[Article], fp: Fingerprints, settings: DedupSettings, files: list[str]
+    unique: list[Article],
+    fp: Fingerprints,
+    settings: DedupSettings,
+    root: Root,
+    files: list[str],
 ) -> PriorMatches:
     if not files or not unique:
         return PriorMatches()
@@ -156,7 +209,9 @@ def find_prior_matches(
     order = np.argsort(today_keys, kind="stable")
     today_keys, today_owner = today_keys[order], today_owner[order]
     # Distinct keys, each with the run of today's rows holding it.
-    first_of_key = np.flatnonzero(np.concatenate([[True], today_keys[1:] != today_keys[:-1]]))
+    new_key = np.ones(len(today_keys), dtype=bool)
+    new_key[1:] = today_keys[1:] != today_keys[:-1]
+    first_of_key = np.flatnonzero(new_key)
     distinct_keys = today_keys[first_of_key]
     run_ends = np.concatenate([first_of_key[1:], [len(today_keys)]])
     bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
@@ -176,7 +231,9 @@ def find_prior_matches(
     article_ids: list[pa.Array] = []
     canonical_ids: list[pa.Array] = []
     for path in files:
-        table = _read(path, ["article_id", "canonical_id", "content_hash", "scheme", "band_keys"])
+        table = _read(
+            root, path, ["article_id", "canonical_id", "content_hash", "scheme", "band_keys"]
+        )
         ids = table["article_id"].combine_chunks()
         article_ids.append(ids)
         canonical_ids.append(table["canonical_id"].combine_chunks())
@@ -216,7 +273,7 @@ def find_prior_matches(
             edges[key] = edges.get(key, False) or exact
     if not edges:
         return PriorMatches()
-    prior_rows = _prior_rows(files, hit_rows, article_ids, canonical_ids, scheme)
+    prior_rows = _prior_rows(root, files, hit_rows, article_ids, canonical_ids, scheme)
     return PriorMatches(
         rows=prior_rows,
         edges=sorted(
@@ -228,6 +285,7 @@ def find_prior_matches(
 
 
 def _prior_rows(
+    root: Root,
     files: list[str],
     hit_rows: list[set[int]],
     article_ids: list[pa.Array],
@@ -264,7 +322,7 @@ def _prior_rows(
     found: list[dict[str, Any]] = []
     for path, rows in zip(files, wanted, strict=True):
         if rows:
-            found += _read(path, columns).take(pa.array(sorted(rows), pa.int64())).to_pylist()
+            found += _read(root, path, columns).take(pa.array(sorted(rows), pa.int64())).to_pylist()
     best: dict[str, dict[str, Any]] = {}
 
     def rank(record: dict[str, Any]) -> tuple[bool, datetime, str]:
@@ -357,7 +415,7 @@ def _list_column(arrays: list[U64Array], rows: int) -> pa.Array:
 
 
 def write_index(
-    table: pa.Table, output_root: str | Path, window: RunWindow, run_id: str
+    table: pa.Table, output_root: str | Path | Root, window: RunWindow, run_id: str
 ) -> PublishedPartition:
     """Atomically replace the day's index file (staged dot-file, validated, os.replace)."""
     return write_partition(table, output_root, INDEX_TABLE, window, run_id)

@@ -14,7 +14,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
 
 
@@ -39,8 +39,10 @@ def run_demo(day: date | None) -> int:
     from pipeline.demo.catalog import MAIN_DAY
     from pipeline.demo.server import DemoSite
     from pipeline.models import RunWindow
-    from pipeline.runner import summary_path
+    from pipeline.publish.report import SUMMARY_JSON
     from pipeline.settings import load_config
+    from pipeline.storage import layout
+    from pipeline.storage.root import Root
 
     day = day or MAIN_DAY
     airflow_home = REPO / ".airflow"
@@ -78,8 +80,9 @@ def run_demo(day: date | None) -> int:
         config = load_config(
             DEMO_CONFIG, environ={**os.environ, "NEWSINGEST_DEMO_URL": site.base_url}
         )
-    summary_file = summary_path(config, RunWindow.for_day(day))
-    summary = json.loads(summary_file.read_text())
+    summary = Root(config.settings.output_root).read_json(
+        layout.report_file(RunWindow.for_day(day), SUMMARY_JSON)
+    )
     if summary.get("run_id", "").startswith("cli__"):
         print("warning: the summary was written by `newsingest run`, not by this DAG run")
     print(format_summary(summary))

@@ -57,10 +57,47 @@ DETECTION_TOLERANCE = 0.05
 
 # The HTML standard says a <meta charset> must sit in the first 1024 bytes; allow some slack.
 _META_SCAN_BYTES = 4096
+# Codecs Python knows that are not character encodings of web pages: a page declaring one (by
+# mistake or on purpose) must not pick a transform that raises or rewrites the text.
+_NOT_PAGE_ENCODINGS = frozenset(
+    {
+        "punycode",
+        "idna",
+        "raw-unicode-escape",
+        "unicode-escape",
+        "utf-7",
+        "raw_unicode_escape",
+        "unicode_escape",
+        "utf_7",
+    }
+)
+#: More than this share of replacement or control characters and the page did not decode.
+MAX_UNDECODABLE_SHARE = 0.10
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
+
+
+class UndecodableError(ValueError):
+    """The bytes are not text in any encoding we could find (binary junk served as HTML)."""
 
 
 def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
-    """Return the text and the name of the charset used to decode it."""
+    """Return the text and the name of the charset used to decode it.
+
+    Raises UndecodableError when even detection leaves mostly replacement or control characters:
+    publishing that as an article would only be U+FFFD soup.
+    """
+    text, charset = _decode(body, content_type)
+    if text:
+        junk = len(_CONTROL.findall(text[:20_000]))
+        if junk > MAX_UNDECODABLE_SHARE * min(len(text), 20_000):
+            raise UndecodableError(
+                f"{junk} of the first {min(len(text), 20_000)} characters are replacement or "
+                f"control characters after decoding as {charset}"
+            )
+    return text, charset
+
+
+def _decode(body: bytes, content_type: str | None) -> tuple[str, str]:
     for bom, name in _BOMS:
         if body.startswith(bom):
             return body[len(bom) :].decode(name, errors="replace"), name
@@ -68,7 +105,7 @@ def decode_html(body: bytes, content_type: str | None) -> tuple[str, str]:
         if declared is not None:
             try:
                 return body.decode(declared), declared
-            except (LookupError, UnicodeDecodeError):
+            except (LookupError, UnicodeError, ValueError):
                 continue  # a wrong declaration is common; fall through to detection
     return _detect(body)
 
@@ -114,8 +151,11 @@ def _from_meta(body: bytes) -> str | None:
 
 def _normalized(name: str) -> str | None:
     try:
-        canonical = codecs.lookup(name).name
+        codec = codecs.lookup(name)
     except LookupError:
+        return None
+    canonical = codec.name
+    if canonical in _NOT_PAGE_ENCODINGS or not getattr(codec, "_is_text_encoding", True):
         return None
     if canonical == "ascii":
         return "utf-8"  # "ascii" pages are often UTF-8 in fact, and UTF-8 decodes true ASCII too

@@ -21,6 +21,7 @@ from pipeline.extract.body import (
 )
 from pipeline.extract.decode import decode_html
 from pipeline.extract.metadata import detect_language, extract_metadata
+from pipeline.reasons import EXTRACTION_REASONS
 
 _WORDS = re.compile(r"\w+")
 
@@ -54,7 +55,7 @@ class Extraction:
 class ExtractionError(Exception):
     """The page yields no article; ``reason`` is machine-readable, ``str(exc)`` is the detail."""
 
-    REASONS = frozenset({"empty_extraction", "not_an_article", "unparseable"})
+    REASONS = EXTRACTION_REASONS
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(detail or reason)

@@ -5,26 +5,25 @@ It reads only the archive, so a live run and a replay of the archive produce the
 
 from __future__ import annotations
 
+import logging
 import re
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from pipeline.extract.decode import decode_html
+from pipeline.extract.body import DEFAULT_OPTIONS, ExtractionOptions
+from pipeline.extract.decode import UndecodableError, decode_html
 from pipeline.extract.page import ExtractionError, extract_article
-from pipeline.fetch.archive import (
-    ArchivedEvent,
-    ResponseRef,
-    latest_per_url,
-    load_response,
-    read_events,
-)
+from pipeline.fetch.archive import ArchivedEvent, latest_per_url, load_response, read_events
 from pipeline.fetch.http import header_value
-from pipeline.fetch.urls import canonicalize, url_hash
+from pipeline.fetch.urls import BadUrl, canonicalize, url_hash
 from pipeline.models import Article, FetchOutcome, Reject, RunWindow
+from pipeline.results import SourceCounts
+from pipeline.storage.root import Root, as_root
 
+log = logging.getLogger(__name__)
+#: A page's own date and its listing's date further apart than this are flagged as conflicting.
+DATE_CONFLICT = timedelta(hours=36)
 _WORD = re.compile(r"\w+")
 
 
@@ -35,32 +34,32 @@ class SourceArticles:
     rejects: list[Reject] = field(default_factory=list)
     fetch_log: list[FetchOutcome] = field(default_factory=list)
 
-    def counters(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "pages_fetched": sum(
-                1 for row in self.fetch_log if row.role == "page" and row.status == "fetched"
-            ),
-            "articles": len(self.articles),
-            "rejected": dict(Counter(reject.reason for reject in self.rejects)),
-        }
+    def counts(self) -> SourceCounts:
+        """The source's accounting before dedup (nothing is written yet)."""
+        return SourceCounts.from_rows(self.source, self.fetch_log, self.rejects)
 
 
-def build_source_articles(archive_file: Path, window: RunWindow, source: str) -> SourceArticles:
-    """Turn one archived run of a source into articles, rejects and fetch-log rows."""
-    events = read_events(archive_file)
-    archive_root = archive_file.parents[2]  # <root>/dt=YYYY-MM-DD/<source>/<run>.warc.gz
+def build_source_articles(
+    archive_root: Root | str | Path,
+    archive_file: str,
+    window: RunWindow,
+    source: str,
+    options: ExtractionOptions = DEFAULT_OPTIONS,
+) -> SourceArticles:
+    """Turn one archived run of a source (a WARC file relative to the root) into rows."""
+    archive_root = as_root(archive_root)
+    events = read_events(archive_root, archive_file)
     result = SourceArticles(source=source)
     charsets: dict[str, str] = {}
     pages = latest_per_url(events, "page")
-    for event in pages:
-        if event.meta.get("status") != "fetched":
+    for archived in pages:
+        if archived.event.status != "fetched":
             continue
-        response = _response_of(event, archive_root)
+        response = _response_of(archived, archive_root)
         if response is None:
             result.rejects.append(
                 Reject(
-                    event.url,
+                    archived.url,
                     source,
                     "extract",
                     "archive_missing",
@@ -68,66 +67,107 @@ def build_source_articles(archive_file: Path, window: RunWindow, source: str) ->
                 )
             )
             continue
-        status, headers, body = response
-        html, charset = decode_html(body, header_value(headers, "content-type"))
-        charsets[event.url] = charset
-        outcome = _article(event, status, html, charset, window)
+        outcome = _page_outcome(archived, response, window, options, charsets)
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
         else:
             result.articles.append(outcome)
-    for event in latest_per_url(events, "discovery") + pages:
-        result.fetch_log.append(_fetch_log_row(event, charsets.get(event.url)))
+    for archived in latest_per_url(events, "discovery") + pages:
+        result.fetch_log.append(
+            FetchOutcome.of(
+                archived.event,
+                archive_file=archived.archive_file,
+                warc_record_id=archived.record_id,
+                charset=charsets.get(archived.url),
+            )
+        )
     return result
 
 
+def _page_outcome(
+    archived: ArchivedEvent,
+    response: tuple[int, list[tuple[str, str]], bytes],
+    window: RunWindow,
+    options: ExtractionOptions,
+    charsets: dict[str, str],
+) -> Article | Reject:
+    """One page's article, or its reject: a bad page never raises out of the stage."""
+    status, headers, body = response
+
+    def reject(reason: str, detail: str) -> Reject:
+        return Reject(archived.url, archived.event.source, "extract", reason, detail)
+
+    try:
+        html, charset = decode_html(body, header_value(headers, "content-type"))
+    except UndecodableError as exc:
+        return reject("decode_error", str(exc))
+    charsets[archived.url] = charset
+    try:
+        return _article(archived, status, html, charset, window, options)
+    except RecursionError:
+        # The extractor's tree walk has a depth limit: Python's. Nesting that deep (a thousand
+        # unclosed <font> tags) is no article anyway.
+        return reject("unparseable", "the document nests deeper than the extractor walks")
+    except MemoryError:
+        raise
+    except Exception as exc:  # one page's extractor bug must not cost the source its day
+        log.exception("extract %s: %s failed", archived.event.source, archived.url)
+        return reject("extract_error", f"{type(exc).__name__}: {exc}"[:500])
+
+
 def _response_of(
-    event: ArchivedEvent, archive_root: Path
+    archived: ArchivedEvent, archive_root: Root
 ) -> tuple[int, list[tuple[str, str]], bytes] | None:
-    body_from = event.meta.get("body_from")
+    body_from = archived.event.body_from
     if body_from:  # a 304: the body is the copy an earlier run archived
-        stored = load_response(
-            archive_root,
-            ResponseRef(body_from["archive_file"], body_from["record_id"], body_from.get("offset")),
-        )
+        stored = load_response(archive_root, body_from)
         return (stored.status, stored.headers, stored.body) if stored else None
-    if event.status is None or event.body is None:
+    if archived.status is None or archived.body is None:
         return None
-    return event.status, event.headers, event.body
+    return archived.status, archived.headers, archived.body
 
 
 def _article(
-    event: ArchivedEvent, status: int, html: str, charset: str, window: RunWindow
+    archived: ArchivedEvent,
+    status: int,
+    html: str,
+    charset: str,
+    window: RunWindow,
+    options: ExtractionOptions,
 ) -> Article | Reject:
-    meta = event.meta
-    source = str(meta["source"])
-    final_url = str(meta.get("final_url") or event.url)
+    event = archived.event
+    source = event.source
+    final_url = event.final_url or event.url
     # For a 304 the content is the archived copy, so its time is when that copy was received.
-    fetched_at = datetime.fromisoformat(str(meta.get("content_fetched_at") or meta["fetched_at"]))
+    fetched_at = event.content_fetched_at or event.fetched_at
     try:
-        extraction = extract_article(html, final_url, fetched_at=fetched_at)
+        extraction = extract_article(html, final_url, fetched_at=fetched_at, options=options)
     except ExtractionError as exc:
         return Reject(event.url, source, "extract", exc.reason, str(exc))
 
     provenance = dict(extraction.provenance)
     published_at = extraction.published_at
-    if published_at is None and meta.get("feed_published_at"):
-        published_at = datetime.fromisoformat(str(meta["feed_published_at"]))
+    if published_at is None and event.feed_published_at is not None:
+        published_at = event.feed_published_at
         provenance["published_at"] = "feed"
     title = extraction.title
-    if title is None and meta.get("feed_title"):
-        title = str(meta["feed_title"])
+    if title is None and event.feed_title:
+        title = event.feed_title
         provenance["title"] = "feed"
-    if published_at is not None and not window.contains(published_at):
-        return Reject(
-            event.url,
-            source,
-            "window",
-            "out_of_window",
-            f"published {published_at.isoformat()}, outside {window.partition}",
-        )
+    # The window decided what to fetch; what was fetched is kept, whatever date the page gives.
+    # A page date far from its listing's date (an update, a re-promoted story, a zone near
+    # midnight, a wrong date) is flagged for analysts to filter on, not thrown away.
+    listed_at = event.listed_at
+    date_conflict = (
+        published_at is not None
+        and listed_at is not None
+        and abs(published_at - listed_at) > DATE_CONFLICT
+    )
 
-    canonical_url = canonicalize(extraction.canonical_url or final_url)
+    try:
+        canonical_url = canonicalize(extraction.canonical_url or final_url)
+    except BadUrl:  # a page declaring a broken canonical URL is still its own page
+        canonical_url = canonicalize(final_url)
     return Article(
         article_id=url_hash(canonical_url),
         url=event.url,
@@ -140,6 +180,8 @@ def _article(
         language=extraction.language,
         word_count=len(_WORD.findall(extraction.text)),
         published_at=published_at,
+        listed_at=listed_at,
+        date_conflict=date_conflict,
         modified_at=extraction.modified_at,
         description=extraction.description,
         section=extraction.section,
@@ -148,37 +190,6 @@ def _article(
         is_truncated=extraction.is_truncated,
         http_status=status,
         charset=charset,
-        discovered_via=meta.get("discovered_via"),
+        discovered_via=event.discovered_via,
         provenance=provenance,
-    )
-
-
-def _fetch_log_row(event: ArchivedEvent, charset: str | None) -> FetchOutcome:
-    meta = event.meta
-    fetched_at = meta.get("fetched_at")
-    status = str(meta.get("status"))
-    if status == "fetched":
-        outcome = "not_modified" if meta.get("body_from") else "ok"
-    else:
-        outcome = str(meta.get("reason") or "unknown")
-    return FetchOutcome(
-        url=event.url,
-        source=str(meta.get("source")),
-        role=str(meta.get("role")),
-        status=status,
-        outcome=outcome,
-        reason=meta.get("reason"),
-        detail=meta.get("detail"),
-        http_status=meta.get("http_status"),
-        final_url=meta.get("final_url"),
-        content_type=meta.get("content_type"),
-        charset=charset,
-        bytes=int(meta.get("bytes") or 0),
-        elapsed_ms=meta.get("elapsed_ms"),
-        attempts=int(meta.get("attempts") or 0),
-        fetched_at=datetime.fromisoformat(fetched_at) if fetched_at else None,
-        discovered_via=meta.get("discovered_via"),
-        run_id=meta.get("run_id"),
-        archive_file=event.archive_file,
-        warc_record_id=event.record_id,
     )

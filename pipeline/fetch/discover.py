@@ -6,12 +6,14 @@ Parsing is pure (bytes in, entries out) so it can run on live responses or on ar
 from __future__ import annotations
 
 import calendar
+import contextlib
 import gzip
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 from lxml import etree
@@ -47,10 +49,18 @@ class Entry:
 class SitemapDocument:
     entries: list[Entry] = field(default_factory=list)
     child_sitemaps: list[str] = field(default_factory=list)
+    # <lastmod> of each child sitemap of an index, when it has one.
+    child_lastmod: dict[str, datetime] = field(default_factory=dict)
 
 
-def parse_feed(body: bytes, content_type: str | None = None) -> list[Entry]:
-    """Parse RSS 0.9x/1.0/2.0 or Atom; raise NotAFeed for anything else."""
+def parse_feed(
+    body: bytes, content_type: str | None = None, base_url: str | None = None
+) -> list[Entry]:
+    """Parse RSS 0.9x/1.0/2.0 or Atom; raise NotAFeed for anything else.
+
+    Relative item links (``/news/a``, ``a.html``) are resolved against ``base_url``, the feed's
+    own URL, as a feed reader would.
+    """
     if not body.strip():
         raise NotAFeed("empty body")
     headers = {"content-type": content_type} if content_type else None
@@ -63,6 +73,10 @@ def parse_feed(body: bytes, content_type: str | None = None) -> list[Entry]:
         link = item.get("link")
         if not link:
             continue
+        if base_url:
+            # A link urljoin cannot parse is kept as it is: fetch records it as bad_url.
+            with contextlib.suppress(ValueError):
+                link = urljoin(base_url, link)
         moment = item.get("published_parsed") or item.get("updated_parsed")
         published = (
             datetime.fromtimestamp(calendar.timegm(moment), tz=UTC) if moment is not None else None
@@ -90,6 +104,9 @@ def parse_sitemap(body: bytes) -> SitemapDocument:
             loc = _text(sitemap, "loc")
             if loc:
                 document.child_sitemaps.append(loc)
+                lastmod = _parse_w3c(_text(sitemap, "lastmod"))
+                if lastmod is not None:
+                    document.child_lastmod[loc] = lastmod
     elif tag == "urlset":
         for url in root.iter(f"{_SITEMAP_NS}url", "url"):
             loc = _text(url, "loc")
@@ -149,6 +166,7 @@ class Deduper:
             discovered_from=candidate.discovered_from,
             feed_title=candidate.feed_title,
             feed_published_at=candidate.feed_published_at,
+            lastmod=candidate.lastmod,
         ), None
 
 
@@ -163,6 +181,7 @@ def entries_to_candidates(
             discovered_from=origin,
             feed_title=entry.title,
             feed_published_at=entry.published_at,
+            lastmod=entry.lastmod,
         )
         for entry in entries
     ]

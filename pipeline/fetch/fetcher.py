@@ -17,13 +17,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.fetch.archive import (
-    ArchiveWriter,
-    ResponseRef,
-    ValidatorStore,
-    archive_dir,
-    load_response,
-)
+from pipeline.fetch.archive import ArchiveDamaged, ArchiveWriter, ValidatorStore, load_response
 from pipeline.fetch.discover import (
     Deduper,
     Entry,
@@ -33,15 +27,16 @@ from pipeline.fetch.discover import (
     parse_sitemap,
     window_decision,
 )
+from pipeline.fetch.frontier import last_fetched
 from pipeline.fetch.http import HttpResult, PoliteClient
-from pipeline.models import Candidate, RunWindow
+from pipeline.fetch.urls import BadUrl
+from pipeline.models import Candidate, FetchEvent, ResponseRef, RunWindow
+from pipeline.reasons import is_skip
+from pipeline.results import FetchResult
 from pipeline.settings import Settings, Source
+from pipeline.storage.root import Root
 
 HTML_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
-# Outcomes that say "we chose not to", as opposed to "it went wrong".
-SKIP_REASONS = frozenset(
-    {"robots", "content_type", "duplicate_url", "out_of_window", "over_cap", "sitemap_cap"}
-)
 
 Clock = Callable[[], datetime]
 PROGRESS_EVERY = 100  # pages between progress lines in long runs
@@ -63,17 +58,17 @@ class FetchStats:
     failed: Counter[str] = field(default_factory=Counter)
     discovery_failures: Counter[str] = field(default_factory=Counter)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "archive_file": self.archive_file,
-            "discovered": self.discovered,
-            "fetched": self.fetched,
-            "not_modified": self.not_modified,
-            "skipped": dict(self.skipped),
-            "failed": dict(self.failed),
-            "discovery_failures": dict(self.discovery_failures),
-        }
+    def result(self) -> FetchResult:
+        return FetchResult(
+            source=self.source,
+            archive_file=self.archive_file,
+            discovered=self.discovered,
+            fetched=self.fetched,
+            not_modified=self.not_modified,
+            skipped=dict(self.skipped),
+            failed=dict(self.failed),
+            discovery_failures=dict(self.discovery_failures),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,16 +100,17 @@ class SourceFetcher:
         self.transport = transport
         self.clock = clock
         self.stats = FetchStats(source=source.name)
-        self._validators = ValidatorStore(settings.archive_root, source.name)
+        self.archive_root = Root(settings.archive_root)
+        self._validators = ValidatorStore(self.archive_root, source.name)
 
-    def run(self) -> FetchStats:
+    def run(self) -> FetchResult:
         return asyncio.run(self.run_async())
 
-    async def run_async(self) -> FetchStats:
-        directory = archive_dir(self.settings.archive_root, self.window, self.source.name)
-        with ArchiveWriter(directory, self.run_id) as archive:
+    async def run_async(self) -> FetchResult:
+        with ArchiveWriter(
+            self.archive_root, self.window, self.source.name, self.run_id
+        ) as archive:
             self._archive = archive
-            self._archive_name = f"{self.window.partition}/{self.source.name}/{archive.path.name}"
             async with PoliteClient(self.settings, self.transport) as client:
                 candidates = await self._discover(client)
                 to_fetch = self._select(candidates)
@@ -128,16 +124,24 @@ class SourceFetcher:
                 await asyncio.gather(*(self._fetch_page(client, c) for c in to_fetch))
         # Saved only once the WARC is complete, so validators never point at a partial file.
         self._validators.save()
-        self.stats.archive_file = str(archive.path)
-        return self.stats
+        self.stats.archive_file = archive.relative
+        return self.stats.result()
 
     async def _get(self, client: PoliteClient, url: str) -> _Response:
         conditional = self._validators.conditional_headers(url)
         received = await client.get(url, conditional=conditional)
         if received.status == 304 and conditional:
             ref = self._validators.ref(url)
-            previous = load_response(self.settings.archive_root, ref) if ref else None
+            try:
+                previous = load_response(self.archive_root, ref) if ref else None
+            except ArchiveDamaged as damage:  # a validator costs a download, never the fetch
+                log.warning("validator of %s points into damage (%s); downloading it", url, damage)
+                previous = None
             if previous is not None:
+                assert ref is not None
+                if previous.offset is not None and previous.offset != ref.offset:
+                    self._validators.repoint(url, previous.offset)  # found by a scan
+                    ref = replace(ref, offset=previous.offset)
                 effective = replace(
                     received,
                     status=previous.status,
@@ -157,7 +161,9 @@ class SourceFetcher:
             if body is None:
                 continue
             try:
-                entries = parse_feed(body, response.effective.header("content-type"))
+                entries = parse_feed(
+                    body, response.effective.header("content-type"), base_url=feed_url
+                )
             except NotAFeed as exc:
                 self._discovery_event(feed_url, "feed", response, "not_a_feed", str(exc))
                 continue
@@ -207,6 +213,18 @@ class SourceFetcher:
         )
         found = entries_to_candidates(document.entries, self.source.name, "sitemap", url)
         for child in document.child_sitemaps:
+            modified = document.child_lastmod.get(child)
+            if modified is not None and modified < self.window.start:
+                # An archive branch: every URL under it was last changed before this day.
+                self._discovery_event(
+                    child,
+                    "sitemap",
+                    None,
+                    "sitemap_out_of_window",
+                    f"lastmod {modified.isoformat()} is before the window",
+                    status="skipped",
+                )
+                continue
             if depth >= limits.max_sitemap_depth:
                 self._discovery_event(
                     child,
@@ -220,36 +238,74 @@ class SourceFetcher:
         return found
 
     def _select(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Dedupe URLs, apply the window and the cap; record every URL not taken."""
-        deduper = Deduper()
+        """Dedupe URLs, apply the window, the frontier and the cap; record every URL not taken."""
+        in_window = self._in_window(candidates)
+        seen = last_fetched(
+            self.settings.output_root,
+            self.window,
+            (candidate.url for candidate in in_window),
+            self.settings.discovery.seen_days,
+        )
         selected: list[Candidate] = []
         cap = self.settings.discovery.max_urls_per_source
-        for candidate in candidates:
-            self.stats.discovered += 1
-            canonical_candidate, kept_as = deduper.first(candidate)
-            if kept_as is not None:
+        for candidate in in_window:
+            earlier = seen.get(candidate.url)
+            if earlier is not None and not self._listed_as_changed(candidate, earlier.fetched_at):
                 self._page_event(
-                    candidate, None, "skipped", "duplicate_url", f"same canonical URL as {kept_as}"
-                )
-                continue
-            entry = Entry(url=candidate.url, published_at=candidate.feed_published_at)
-            decision = window_decision(entry, self.window)
-            if not decision.take:
-                self._page_event(
-                    canonical_candidate, None, "skipped", decision.reason, decision.detail
+                    replace(candidate, seen_on=earlier.fetched_at),
+                    None,
+                    "skipped",
+                    "seen_before",
+                    f"fetched on {earlier.day.isoformat()}, not listed as changed since",
                 )
                 continue
             if len(selected) >= cap:
                 self._page_event(
-                    canonical_candidate,
+                    candidate,
                     None,
                     "skipped",
                     "over_cap",
                     f"more than {cap} URLs for this source",
                 )
                 continue
-            selected.append(canonical_candidate)
+            selected.append(candidate)
         return selected
+
+    def _listed_as_changed(self, candidate: Candidate, fetched_at: datetime) -> bool:
+        if candidate.discovered_via == "url_list" and self.source.refetch_urls:
+            return True  # the source asks for its URL list on every run
+        listed = candidate.listed_at
+        return listed is not None and listed > fetched_at
+
+    def _in_window(self, candidates: list[Candidate]) -> list[Candidate]:
+        """Canonical, deduplicated candidates the window takes; the others are recorded."""
+        deduper = Deduper()
+        taken: list[Candidate] = []
+        for candidate in candidates:
+            self.stats.discovered += 1
+            try:
+                canonical_candidate, kept_as = deduper.first(candidate)
+            except BadUrl as exc:
+                self._page_event(candidate, None, "failed", "bad_url", str(exc))
+                continue
+            if kept_as is not None:
+                self._page_event(
+                    candidate, None, "skipped", "duplicate_url", f"same canonical URL as {kept_as}"
+                )
+                continue
+            entry = Entry(
+                url=candidate.url,
+                published_at=candidate.feed_published_at,
+                lastmod=candidate.lastmod,
+            )
+            decision = window_decision(entry, self.window)
+            if not decision.take:
+                self._page_event(
+                    canonical_candidate, None, "skipped", decision.reason, decision.detail
+                )
+                continue
+            taken.append(canonical_candidate)
+        return taken
 
     async def _fetch_page(self, client: PoliteClient, candidate: Candidate) -> None:
         try:
@@ -270,7 +326,7 @@ class SourceFetcher:
         response = await self._get(client, candidate.url)
         result = response.effective
         if result.error is not None:
-            status = "skipped" if result.error in SKIP_REASONS else "failed"
+            status = "skipped" if is_skip(result.error) else "failed"
             self._page_event(candidate, response, status, result.error, result.detail)
             return
         assert result.status is not None
@@ -311,19 +367,15 @@ class SourceFetcher:
         response: _Response | None,
         reason: str | None,
         detail: str | None,
+        *,
+        status: str | None = None,
     ) -> None:
-        if reason is not None:
+        status = status or ("failed" if reason else "fetched")
+        if reason is not None and status == "failed":
             self.stats.discovery_failures[reason] += 1
-        meta = {
-            "role": "discovery",
-            "kind": kind,
-            "source": self.source.name,
-            "run_id": self.run_id,
-            "status": "failed" if reason else "fetched",
-            "reason": reason,
-            "detail": detail,
-        }
-        self._record(url, meta, response)
+        self._record(
+            url, response, role="discovery", kind=kind, status=status, reason=reason, detail=detail
+        )
 
     def _page_event(
         self,
@@ -341,59 +393,46 @@ class SourceFetcher:
             self.stats.skipped[reason or "unknown"] += 1
         else:
             self.stats.failed[reason or "unknown"] += 1
-        meta = {
-            "role": "page",
-            "source": self.source.name,
-            "run_id": self.run_id,
-            "status": status,
-            "reason": reason,
-            "detail": detail,
-            "discovered_via": candidate.discovered_via,
-            "discovered_from": candidate.discovered_from,
-            "feed_title": candidate.feed_title,
-            "feed_published_at": (
-                candidate.feed_published_at.isoformat() if candidate.feed_published_at else None
-            ),
-        }
-        self._record(candidate.url, meta, response)
+        self._record(
+            candidate.url,
+            response,
+            role="page",
+            status=status,
+            reason=reason,
+            detail=detail,
+            discovered_via=candidate.discovered_via,
+            discovered_from=candidate.discovered_from,
+            feed_title=candidate.feed_title,
+            feed_published_at=candidate.feed_published_at,
+            lastmod=candidate.lastmod,
+            seen_on=candidate.seen_on,
+        )
 
-    def _record(self, url: str, meta: dict[str, Any], response: _Response | None) -> None:
+    def _record(self, url: str, response: _Response | None, **fields: Any) -> None:
+        common = {"url": url, "source": self.source.name, "run_id": self.run_id, **fields}
         if response is None:
-            meta.update(
-                fetched_at=self.clock().isoformat(),
-                http_status=None,
-                final_url=None,
-                content_type=None,
-                bytes=0,
-                elapsed_ms=None,
-                attempts=0,
-            )
-            self._archive.record(url, meta, None)
+            self._archive.record(FetchEvent(fetched_at=self.clock(), **common), None)
             return
         received, effective = response.received, response.effective
-        meta.update(
-            fetched_at=received.fetched_at.isoformat(),
+        event = FetchEvent(
+            fetched_at=received.fetched_at,
             http_status=received.status,
             final_url=received.final_url,
             content_type=effective.header("content-type"),
-            redirects=list(received.redirects),
+            redirects=tuple(received.redirects),
             bytes=len(received.body),
             elapsed_ms=received.elapsed_ms,
             attempts=received.attempts,
+            body_from=response.body_from,
+            content_fetched_at=effective.fetched_at if response.body_from else None,
+            **common,
         )
-        if response.body_from is not None:
-            meta["content_fetched_at"] = effective.fetched_at.isoformat()
-            meta["body_from"] = {
-                "archive_file": response.body_from.archive_file,
-                "record_id": response.body_from.record_id,
-                "offset": response.body_from.offset,
-            }
-        written = self._archive.record(url, meta, received)
+        written = self._archive.record(event, received)
         if written and response.body_from is None and received.ok:
             record_id, offset = written
             self._validators.remember(
                 url,
                 received.header("etag"),
                 received.header("last-modified"),
-                ResponseRef(self._archive_name, record_id, offset),
+                ResponseRef(self._archive.relative, record_id, offset),
             )

@@ -1,7 +1,8 @@
 """A polite, bounded HTTP client: per-host politeness, robots.txt, retries, size and time limits.
 
 Every call returns an ``HttpResult``; network trouble becomes a result with a reason code, never an
-exception, so a caller can always account for the URL. Reason codes are listed in ``REASONS``.
+exception, so a caller can always account for the URL. Reason codes are those of
+``pipeline.reasons``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import ipaddress
 import random
 import socket
 import time
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -26,26 +28,11 @@ from pipeline.settings import Settings
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 # Failures that would only repeat: a too-big body stays too big, a trickling server stays slow.
-NOT_RETRIED = frozenset({"too_large", "deadline"})
+NOT_RETRIED = frozenset({"too_large", "deadline", "bad_url", "bad_encoding"})
+# Not retried, but still the host's fault: a host that keeps hitting the deadline is parked, or
+# 5,000 trickling pages would take 5,000 deadlines (83 hours at the defaults).
+COUNTS_AGAINST_HOST = frozenset({"deadline"})
 _CHUNK = 64 * 1024
-
-# Every reason a fetch can end without a usable response (the fetch log documents them).
-REASONS = {
-    "bad_scheme": "not an http(s) URL",
-    "dns_error": "the host name does not resolve",
-    "private_address": "the host resolves to a private, loopback or link-local address",
-    "robots": "robots.txt disallows the URL",
-    "robots_unavailable": "robots.txt answered 5xx or could not be fetched; the host is deferred",
-    "host_parked": "the host failed repeatedly earlier in this run",
-    "connect_error": "the connection could not be opened",
-    "connect_timeout": "the connection was not accepted in time",
-    "read_timeout": "the server stopped sending for longer than the read timeout",
-    "connection_reset": "the connection broke before the response was complete",
-    "deadline": "the whole fetch took longer than the deadline (slow-loris protection)",
-    "too_large": "the body, after decompression, is larger than the cap",
-    "redirect_loop": "a redirect chain came back to a URL it had visited",
-    "too_many_redirects": "more redirects than allowed",
-}
 
 
 @dataclass(frozen=True)
@@ -56,7 +43,7 @@ class HttpResult:
     headers: list[tuple[str, str]]
     body: bytes
     fetched_at: datetime
-    error: str | None = None  # a key of REASONS when the fetch gave no usable response
+    error: str | None = None  # a pipeline.reasons code when the fetch gave no usable response
     detail: str | None = None
     redirects: tuple[str, ...] = ()
     attempts: int = 0
@@ -183,7 +170,10 @@ class PoliteClient:
             location = result.header("location")
             if not location:
                 return result
-            target = urljoin(current, location)
+            try:
+                target = urljoin(current, location)
+            except ValueError as exc:  # e.g. a malformed IPv6 host in the Location header
+                raise FetchFailed("bad_url", f"redirect to {_clip(location)}: {exc}") from exc
             if target in seen:
                 raise FetchFailed("redirect_loop", f"redirect loop back to {target}")
             seen.append(target)
@@ -202,11 +192,9 @@ class PoliteClient:
         conditional: dict[str, str],
         attempts: _Attempts,
     ) -> HttpResult:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FetchFailed("bad_scheme", f"only http(s) URLs are fetched, not {url!r}")
-        host = parts.hostname.lower()
-        await self._check_address(host, parts.port or (443 if parts.scheme == "https" else 80))
+        parts, port = _checked_url(url)
+        assert parts.hostname is not None
+        await self._check_address(parts.hostname.lower(), port)
         state = await self._host_state(parts.scheme, parts.netloc)
         if state.parked_reason:
             raise FetchFailed("host_parked", state.parked_reason)
@@ -224,6 +212,10 @@ class PoliteClient:
             headers: list[tuple[str, str]] = []
             body = b""
             async with state.semaphore, self._global:
+                # Checked again here: every page of a source is queued at once, so pages
+                # already waiting for a connection must see a host parked meanwhile.
+                if state.parked_reason:
+                    raise FetchFailed("host_parked", state.parked_reason)
                 await self._wait_turn(state)
                 attempts.count += 1
                 try:
@@ -245,6 +237,12 @@ class PoliteClient:
                     failure = FetchFailed("read_timeout", _describe(exc))
                 except httpx.TransportError as exc:  # reset, broken chunking, protocol errors
                     failure = FetchFailed("connection_reset", _describe(exc))
+                except (httpx.InvalidURL, ValueError, TypeError) as exc:
+                    # The request could not even be built (httpx is stricter than urlsplit, and
+                    # a header value from the validators may not encode): this URL's problem.
+                    failure = FetchFailed(
+                        "bad_url", f"cannot request {_clip(url)}: {_describe(exc)}"
+                    )
                 fetched_at = datetime.now(UTC)
             retryable = (
                 failure is not None and failure.reason not in NOT_RETRIED
@@ -253,7 +251,10 @@ class PoliteClient:
                 retry += 1
                 await asyncio.sleep(self._backoff(retry, headers))
                 continue
-            self._note_outcome(state, failed=retryable)
+            against_host = retryable or (
+                failure is not None and failure.reason in COUNTS_AGAINST_HOST
+            )
+            self._note_outcome(state, failed=against_host)
             if failure is not None:
                 raise failure
             assert status is not None
@@ -280,21 +281,9 @@ class PoliteClient:
     async def _download(
         self, url: str, conditional: dict[str, str]
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        limit = self._settings.http.max_body_bytes
         async with self._client.stream("GET", url, headers=conditional) as response:
-            declared = response.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise FetchFailed("too_large", f"Content-Length {declared} exceeds {limit} bytes")
-            chunks: list[bytes] = []
-            size = 0
-            # aiter_bytes yields decompressed bytes, so the cap also stops compression bombs.
-            async for chunk in response.aiter_bytes(_CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise FetchFailed("too_large", f"body exceeds {limit} bytes after decoding")
-                chunks.append(chunk)
-            headers = list(response.headers.multi_items())
-            return response.status_code, headers, b"".join(chunks)
+            body = await read_capped(response, self._settings.http.max_body_bytes)
+            return response.status_code, list(response.headers.multi_items()), body
 
     def _backoff(self, retry: int, headers: list[tuple[str, str]]) -> float:
         http = self._settings.http
@@ -330,26 +319,38 @@ class PoliteClient:
 
     async def _load_robots(self, origin: str, state: _HostState) -> None:
         robots_url = f"{origin}/robots.txt"
+        http = self._settings.http
         try:
-            response = await asyncio.wait_for(
-                self._client.get(robots_url), timeout=self._settings.http.fetch_deadline_seconds
+            status, body = await asyncio.wait_for(
+                self._download_robots(robots_url), timeout=http.fetch_deadline_seconds
             )
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except FetchFailed as exc:
+            state.robots_error = f"robots.txt unreadable: {exc.detail}"
+            return
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError, TimeoutError) as exc:
             state.robots_error = f"robots.txt unreachable: {type(exc).__name__}"
             return
-        if response.status_code >= 500:
-            state.robots_error = f"robots.txt answered {response.status_code}; host deferred"
+        if status >= 500:
+            state.robots_error = f"robots.txt answered {status}; host deferred"
             return
         parser = RobotFileParser(robots_url)
-        if response.status_code >= 400:
+        if status >= 400:
             parser.parse([])  # 4xx means no rules: everything is allowed
         else:
-            parser.parse(response.text.splitlines())
+            parser.parse(body.decode("utf-8", errors="replace").splitlines())
         state.robots = parser
-        crawl_delay = parser.crawl_delay(self._settings.http.user_agent)
+        crawl_delay = parser.crawl_delay(http.user_agent)
         if crawl_delay is not None:
             capped = min(float(crawl_delay), self._settings.politeness.max_crawl_delay_seconds)
             state.delay = max(state.delay, capped)  # our own delay is a floor
+
+    async def _download_robots(self, robots_url: str) -> tuple[int, bytes]:
+        async with self._client.stream("GET", robots_url) as response:
+            # Like Google, rules past the cap are ignored rather than the whole file.
+            body = await read_capped(
+                response, self._settings.http.max_robots_bytes, keep_prefix=True
+            )
+            return response.status_code, body
 
     async def _check_address(self, host: str, port: int) -> None:
         if self._settings.allow_private_addresses:
@@ -367,6 +368,114 @@ class PoliteClient:
                 f"{host} resolves to non-public {address}; set allow_private_addresses "
                 "or list it in allowed_networks to fetch it",
             )
+
+
+async def read_capped(response: httpx.Response, limit: int, *, keep_prefix: bool = False) -> bytes:
+    """The body of a streamed response, at most ``limit`` bytes after decompression.
+
+    The one reader of untrusted bodies (pages, feeds, sitemaps, robots.txt). It inflates the raw
+    bytes itself, never more than ``_CHUNK`` at a time: httpx would inflate each network read
+    whole (64 KiB of a gzip bomb is 64 MiB), so its cap could only be checked too late. Over the
+    cap it raises ``too_large``, or with ``keep_prefix`` returns the first ``limit`` bytes.
+    """
+    declared = response.headers.get("content-length")
+    if not keep_prefix and declared and declared.isdigit() and int(declared) > limit:
+        raise FetchFailed("too_large", f"Content-Length {declared} exceeds {limit} bytes")
+    decoder = _BodyDecoder(response.headers.get_list("content-encoding", split_commas=True))
+    chunks: list[bytes] = []
+    size = 0
+    async for raw in response.aiter_raw(_CHUNK):
+        for piece in decoder.feed(raw):
+            size += len(piece)
+            if size > limit:
+                if keep_prefix:
+                    chunks.append(piece[: len(piece) - (size - limit)])
+                    return b"".join(chunks)
+                raise FetchFailed("too_large", f"body exceeds {limit} bytes after decoding")
+            chunks.append(piece)
+    decoder.finish()
+    return b"".join(chunks)
+
+
+class _BodyDecoder:
+    """Content-Encoding layers (gzip, deflate; identity), each inflating at most ``_CHUNK``."""
+
+    def __init__(self, encodings: list[str]) -> None:
+        self._layers: list[_Inflater] = []
+        for encoding in (value.strip().lower() for value in encodings):
+            if encoding in ("", "identity"):
+                continue
+            if encoding not in ("gzip", "x-gzip", "deflate"):
+                # We only ever send Accept-Encoding: gzip, deflate; anything else is unbounded.
+                raise FetchFailed("bad_encoding", f"Content-Encoding {encoding!r} not accepted")
+            self._layers.append(_Inflater(encoding))
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        pieces: Iterator[bytes] = iter((data,))
+        for layer in reversed(self._layers):  # the last encoding applied is undone first
+            pieces = layer.pieces(pieces)
+        yield from pieces
+
+    def finish(self) -> None:
+        for layer in self._layers:
+            if not layer.complete:
+                raise FetchFailed("bad_encoding", "the compressed body ends early")
+
+
+class _Inflater:
+    def __init__(self, encoding: str) -> None:
+        self._deflate = encoding == "deflate"
+        # "deflate" is zlib-wrapped by the RFC and raw deflate by many servers: try the RFC.
+        self._inflater = zlib.decompressobj(
+            zlib.MAX_WBITS if self._deflate else 16 + zlib.MAX_WBITS
+        )
+        self._started = False
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._inflater.eof) or not self._started
+
+    def pieces(self, inputs: Iterator[bytes]) -> Iterator[bytes]:
+        for data in inputs:
+            while data and not self._inflater.eof:  # after the end: trailing bytes are ignored
+                try:
+                    out = self._inflater.decompress(data, _CHUNK)
+                except zlib.error as exc:
+                    if self._deflate and not self._started:
+                        self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                        self._started = True
+                        continue
+                    raise FetchFailed("bad_encoding", f"the body does not decode: {exc}") from exc
+                self._started = True
+                data = self._inflater.unconsumed_tail
+                if out:
+                    yield out
+
+
+def _checked_url(url: str) -> tuple[SplitResult, int]:
+    """The parts and port of a fetchable URL, or ``bad_scheme`` / ``bad_url``.
+
+    Checked before any connection so a URL that urlsplit or httpx would reject (a port over
+    65535, a malformed IPv6 host, a URL of 100 KB) is one failed row, not an exception.
+    """
+    try:
+        parts = urlsplit(url)
+        scheme_ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        port = parts.port
+    except ValueError as exc:
+        raise FetchFailed("bad_url", f"{_clip(url)} is not a valid URL: {exc}") from exc
+    if not scheme_ok:
+        raise FetchFailed("bad_scheme", f"only http(s) URLs are fetched, not {_clip(url)!r}")
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise FetchFailed("bad_url", f"{_clip(url)} is not a valid URL: {exc}") from exc
+    return parts, port or (443 if parts.scheme == "https" else 80)
+
+
+def _clip(url: str, limit: int = 200) -> str:
+    """A URL short enough for a log line or a fetch-log detail."""
+    return url if len(url) <= limit else f"{url[:limit]}... ({len(url)} characters)"
 
 
 def header_value(headers: list[tuple[str, str]], name: str) -> str | None:

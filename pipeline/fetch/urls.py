@@ -17,6 +17,13 @@ _AMP_EXTENSION = re.compile(r"\.amp(\.html?)$")
 AMP_QUERY_FLAGS = frozenset({"amp", "outputtype"})
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Longer URLs are refused before any request: real article URLs are far shorter, and servers
+#: and clients refuse such lines anyway (most cap the request line at 8 KiB).
+MAX_URL_LENGTH = 8192
+
+
+class BadUrl(ValueError):
+    """A URL that cannot be fetched: unparseable, a bad port or IPv6 host, or far too long."""
 
 
 def canonicalize(url: str) -> str:
@@ -26,10 +33,15 @@ def canonicalize(url: str) -> str:
     the query and rewrites detectable AMP paths (``/amp/...``, ``.../amp``, ``x.amp.html``,
     ``?amp=1``) to the page they mirror.
     """
-    parts = urlsplit(url.strip())
+    if len(url) > MAX_URL_LENGTH:
+        raise BadUrl(f"the URL is {len(url):,} characters long (at most {MAX_URL_LENGTH:,})")
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:  # "Port out of range", "Invalid IPv6 URL"
+        raise BadUrl(f"{exc}: {url[:200]!r}") from None
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
     netloc = host if port is None or _DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"

@@ -21,7 +21,9 @@ Run report
         over its reports of the previous ``history_days`` days plus ``FAILURE_RATE_MARGIN``
         (with fewer than ``MIN_HISTORY_REPORTS`` earlier reports: above
         ``DEFAULT_MAX_FAILURE_RATE``);
-      * ``unaccounted``: the counts above do not add up.
+      * ``unaccounted``: the counts above do not add up;
+      * ``source_failed``: the source's fetch or extract failed; the day was published without
+        it (keeping its rows of an earlier run of the day, if there was one).
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pipeline.models import RunWindow
-from pipeline.storage.partitions import MANIFEST_FILE, PART_FILE, DatasetStore
+from pipeline.models import FetchOutcome, Reject, RunWindow, StoryAssignment
+from pipeline.results import SourceCounts
+from pipeline.storage import layout
+from pipeline.storage.partitions import DatasetStore
+from pipeline.storage.root import Root, as_root
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +81,6 @@ _ARTICLE_COLUMNS = [
     "story_id",
     "is_duplicate",
 ]
-_FETCH_LOG_COLUMNS = ["url", "source", "role", "status", "outcome", "reason"]
-_REJECT_COLUMNS = ["source", "reason"]
 
 
 class ReportError(FileNotFoundError):
@@ -87,46 +90,43 @@ class ReportError(FileNotFoundError):
 # -- building ----------------------------------------------------------------------------------
 
 
-def report_relative(window: RunWindow, name: str = REPORT_JSON) -> str:
-    return f"reports/{window.partition}/{name}"
-
-
-def has_partitions(output_root: str | Path, window: RunWindow) -> bool:
-    store = DatasetStore(output_root)
-    return all(store.exists(f"{table}/{window.partition}/{PART_FILE}") for table in _TABLES)
+def has_partitions(output_root: str | Path | Root, window: RunWindow) -> bool:
+    manifest = DatasetStore(output_root).committed(window)
+    return manifest is not None and all(table in manifest.tables for table in _TABLES)
 
 
 def build_report(
-    output_root: str | Path, window: RunWindow, *, history_days: int = DEFAULT_HISTORY_DAYS
+    output_root: str | Path | Root,
+    window: RunWindow,
+    *,
+    history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> dict[str, Any]:
-    """The report of the day's published partitions, as a JSON-serializable dict."""
-    store = DatasetStore(output_root)
-    missing = [
-        table for table in _TABLES if not store.exists(f"{table}/{window.partition}/{PART_FILE}")
-    ]
-    if missing:
+    """The report of the day's published partitions, as a JSON-serializable dict.
+
+    The per-source counts are the ones the run's stages produced (``summary.json``); a day whose
+    summary belongs to another run is counted from its published rows, with the same counters.
+    """
+    root = as_root(output_root)
+    manifest = DatasetStore(root).committed(window)
+    files = manifest.tables if manifest else {}
+    missing = [table for table in _TABLES if table not in files]
+    if manifest is None or missing:
         raise ReportError(
             f"no published {', '.join(missing)} partition for {window.partition} under "
-            f"{store.root}; run the day first (newsingest run --date {window.day.isoformat()})"
+            f"{root.display()}; run the day first (newsingest run --date {window.day.isoformat()})"
         )
-    fetch_log = _read(store, "fetch_log", window, _FETCH_LOG_COLUMNS)
-    rejects = _read(store, "rejects", window, _REJECT_COLUMNS)
-    articles = _read(store, "articles", window, _ARTICLE_COLUMNS)
-    manifest = _read_manifest(store, window)
-    run_id = manifest.get("run_id")
-
-    names = {row["source"] for row in fetch_log} | {row["source"] for row in articles}
-    names |= {row["source"] for row in rejects}
-    # A source that produced no row at all is only known from the run's summary.
-    summary_path = report_relative(window, SUMMARY_JSON)
-    if store.exists(summary_path):
-        summary = store.read_json(summary_path)
-        if isinstance(summary, dict) and summary.get("run_id") == run_id:
-            names |= set(summary.get("sources") or [])
-
-    history = _history(store, window, history_days)
+    paths = {table: files[table].file for table in _TABLES}
+    articles = _read(root, paths["articles"], _ARTICLE_COLUMNS)
+    run_id = manifest.run_id
+    summary = _run_summary(root, window, run_id)
+    counts = _summary_counts(summary) or _counts_from_rows(root, paths, articles)
+    failed_sources: dict[str, str] = dict(summary.get("failed_sources") or {})
+    history = _history(root, window, history_days)
     sources = {
-        name: _source_counts(name, fetch_log, rejects, articles, history) for name in sorted(names)
+        name: _source_report(
+            counts[name], [row for row in articles if row["source"] == name], history
+        )
+        for name in sorted(counts)
     }
     totals = _totals(sources.values())
     return {
@@ -140,44 +140,75 @@ def build_report(
         "coverage": _coverage(articles),
         "duplicate_rate": _share(totals["duplicates"], totals["written"]),
         "top_stories": _top_stories(articles),
-        "flags": _flags(sources),
+        "failed_sources": failed_sources,
+        "flags": _failed_source_flags(failed_sources, sources) + _flags(sources),
         "history": {
             "days": sorted(history),
             "min_reports": MIN_HISTORY_REPORTS,
             "failure_rate_margin": FAILURE_RATE_MARGIN,
             "default_max_failure_rate": DEFAULT_MAX_FAILURE_RATE,
         },
-        "paths": {table: store.path(table, window.partition, PART_FILE) for table in _TABLES},
+        "paths": {table: root.path(file) for table, file in paths.items()},
     }
 
 
-def _read(
-    store: DatasetStore, table: str, window: RunWindow, columns: list[str]
-) -> list[dict[str, Any]]:
-    path = store.path(table, window.partition, PART_FILE)
-    data: pa.Table = pq.read_table(path, filesystem=store.fs, columns=columns)
+def _read(root: Root, relative: str, columns: list[str] | None) -> list[dict[str, Any]]:
+    data: pa.Table = pq.read_table(root.path(relative), filesystem=root.fs, columns=columns)
     rows: list[dict[str, Any]] = data.to_pylist()
     return rows
 
 
-def _read_manifest(store: DatasetStore, window: RunWindow) -> dict[str, Any]:
-    relative = f"articles/{window.partition}/{MANIFEST_FILE}"
-    if not store.exists(relative):
+def _run_summary(root: Root, window: RunWindow, run_id: str | None) -> dict[str, Any]:
+    """The summary of the run that published the day; {} for another run's or none."""
+    relative = layout.report_file(window, SUMMARY_JSON)
+    if not root.exists(relative):
         return {}
-    manifest = store.read_json(relative)
-    return manifest if isinstance(manifest, dict) else {}
+    summary = root.read_json(relative)
+    if not isinstance(summary, dict) or summary.get("run_id") != run_id:
+        return {}
+    return summary
 
 
-def _history(store: DatasetStore, window: RunWindow, days: int) -> dict[str, dict[str, Any]]:
+def _summary_counts(summary: Mapping[str, Any]) -> dict[str, SourceCounts] | None:
+    """The stages' own per-source counts, as the run's summary recorded them."""
+    documents = summary.get("source_counts")
+    if not isinstance(documents, dict):
+        return None
+    return {name: SourceCounts.from_dict(document) for name, document in documents.items()}
+
+
+def _counts_from_rows(
+    root: Root, paths: Mapping[str, str], articles: list[dict[str, Any]]
+) -> dict[str, SourceCounts]:
+    fetch_log = [FetchOutcome(**row) for row in _read(root, paths["fetch_log"], None)]
+    rejects = [Reject(**row) for row in _read(root, paths["rejects"], None)]
+    names = {row.source for row in fetch_log} | {row.source for row in rejects}
+    names |= {row["source"] for row in articles}
+    return {
+        name: SourceCounts.from_rows(
+            name,
+            [row for row in fetch_log if row.source == name],
+            [row for row in rejects if row.source == name],
+            [
+                StoryAssignment(row["article_id"], "", row["story_id"], row["is_duplicate"])
+                for row in articles
+                if row["source"] == name
+            ],
+        )
+        for name in names
+    }
+
+
+def _history(root: Root, window: RunWindow, days: int) -> dict[str, dict[str, Any]]:
     """Earlier days' reports, by day; unreadable or foreign documents are skipped."""
     found: dict[str, dict[str, Any]] = {}
     for back in range(1, days + 1):
         day: date = window.day - timedelta(days=back)
-        relative = f"reports/dt={day.isoformat()}/{REPORT_JSON}"
-        if not store.exists(relative):
+        relative = layout.report_file(RunWindow.for_day(day), REPORT_JSON)
+        if not root.exists(relative):
             continue
         try:
-            document = store.read_json(relative)
+            document = root.read_json(relative)
         except (OSError, ValueError) as exc:
             log.warning("report history: skipping %s (%s)", relative, exc)
             continue
@@ -199,43 +230,27 @@ def _usual_failure_rate(
     return statistics.median(rates), len(rates)
 
 
-def _source_counts(
-    name: str,
-    fetch_log: list[dict[str, Any]],
-    rejects: list[dict[str, Any]],
-    articles: list[dict[str, Any]],
+def _source_report(
+    counts: SourceCounts,
+    rows: list[dict[str, Any]],
     history: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    pages = [row for row in fetch_log if row["source"] == name and row["role"] == "page"]
-    discovery = [row for row in fetch_log if row["source"] == name and row["role"] == "discovery"]
-    rows = [row for row in articles if row["source"] == name]
-    skipped = Counter(row["reason"] or "unknown" for row in pages if row["status"] == "skipped")
-    failed = Counter(row["reason"] or "unknown" for row in pages if row["status"] == "failed")
-    rejected = Counter(row["reason"] for row in rejects if row["source"] == name)
-    discovered = len(pages)
-    written = len(rows)
-    duplicates = sum(1 for row in rows if row["is_duplicate"])
-    accounted = written + sum(skipped.values()) + sum(failed.values()) + sum(rejected.values())
-    failure_rate = _share(sum(failed.values()), discovered)
-    usual, history_reports = _usual_failure_rate(name, history)
+    failure_rate = _share(sum(counts.failed.values()), counts.discovered)
+    usual, history_reports = _usual_failure_rate(counts.source, history)
     threshold = DEFAULT_MAX_FAILURE_RATE if usual is None else usual + FAILURE_RATE_MARGIN
     return {
-        "discovery_urls": len(discovery),
-        "discovery_failed": _by_reason(
-            (row["reason"] or "unknown", row["url"])
-            for row in discovery
-            if row["status"] == "failed"
-        ),
-        "discovered": discovered,
-        "fetched": sum(1 for row in pages if row["status"] == "fetched"),
-        "not_modified": sum(1 for row in pages if row["outcome"] == "not_modified"),
-        "skipped": dict(sorted(skipped.items())),
-        "failed": dict(sorted(failed.items())),
-        "rejected": dict(sorted(rejected.items())),
-        "written": written,
-        "canonical": written - duplicates,
-        "duplicates": duplicates,
-        "unaccounted": discovered - accounted,
+        "discovery_urls": counts.discovery_urls,
+        "discovery_failed": counts.discovery_failed,
+        "discovered": counts.discovered,
+        "fetched": counts.fetched,
+        "not_modified": counts.not_modified,
+        "skipped": counts.skipped,
+        "failed": counts.failed,
+        "rejected": counts.rejected,
+        "written": counts.written,
+        "canonical": counts.canonical,
+        "duplicates": counts.duplicates,
+        "unaccounted": counts.unaccounted,
         "failure_rate": failure_rate,
         "usual_failure_rate": usual,
         "history_reports": history_reports,
@@ -358,6 +373,20 @@ def _flags(sources: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     return flags
 
 
+def _failed_source_flags(
+    failed: Mapping[str, str], sources: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    flags = []
+    for name, why in sorted(failed.items()):
+        kept = (
+            f"its {sources[name]['written']} rows from the earlier run of the day are kept"
+            if name in sources
+            else "it has no rows for the day"
+        )
+        flags.append(_flag(name, "source_failed", f"{name} failed ({why}); {kept}"))
+    return flags
+
+
 def _flag(source: str, kind: str, message: str) -> dict[str, Any]:
     return {"source": source, "kind": kind, "message": message}
 
@@ -374,19 +403,22 @@ def _percent(value: float | None) -> str:
 
 
 def write_report(
-    output_root: str | Path, window: RunWindow, report: Mapping[str, Any]
+    output_root: str | Path | Root, window: RunWindow, report: Mapping[str, Any]
 ) -> tuple[str, str]:
     """Write ``report.json`` and ``report.html`` of the day; returns their two paths."""
-    store = DatasetStore(output_root)
-    json_relative = report_relative(window, REPORT_JSON)
-    html_relative = report_relative(window, REPORT_HTML)
-    store.write_json(json_relative, report)
-    store.write_text(html_relative, render_html(report))
-    return store.path(json_relative), store.path(html_relative)
+    root = as_root(output_root)
+    json_relative = layout.report_file(window, REPORT_JSON)
+    html_relative = layout.report_file(window, REPORT_HTML)
+    root.write_json(json_relative, report)
+    root.write_text(html_relative, render_html(report))
+    return root.display(json_relative), root.display(html_relative)
 
 
 def write_run_report(
-    output_root: str | Path, window: RunWindow, *, history_days: int = DEFAULT_HISTORY_DAYS
+    output_root: str | Path | Root,
+    window: RunWindow,
+    *,
+    history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> dict[str, Any]:
     """Build and write the day's report (called by ``publish`` once the partitions are in)."""
     report = build_report(output_root, window, history_days=history_days)

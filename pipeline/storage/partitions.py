@@ -1,18 +1,27 @@
-"""The published dataset: staged, validated partitions swapped into place atomically.
+"""The published dataset: a day's tables are staged, validated, then committed in one step.
 
-A partition is ONE data file, ``<root>/<table>/dt=YYYY-MM-DD/part-0.parquet``, plus a
-``_manifest.json`` written last. A write goes to ``<root>/_staging/`` first, is read back and
-validated, and then replaces the published file in one operation (a rename on a local disk, a
-single-object copy on an object store), so a reader sees the old partition or the new one, never
-a mix, a partial file or duplicated rows.
+A day's partition of a table is one Parquet file, ``<table>/dt=YYYY-MM-DD/part-<version>.parquet``.
+What is published is what the **day manifest** ``_days/dt=YYYY-MM-DD.json`` names: for each
+table, the file, its row count and checksum, the run that wrote it. A write of the day
 
-Writers of one partition take a lock (local filesystems), so a scheduled run and a backfill of the
-same day serialize; on object stores, where there are no locks, the single-file layout still means
-the last writer wins whole. Anything left in the partition's staging area while we hold the lock
-was left by a killed writer, and is removed.
+1. stages every table (written, fsynced, read back and validated, checksummed);
+2. puts the files beside the published ones under their new version's name (not yet published);
+3. **commits** by replacing the day manifest in one operation (a rename on a local disk, a single
+   PUT on an object store);
+4. deletes the files no manifest names any more.
 
-``root`` is a local path or any URI ``pyarrow.fs`` understands (``s3://``, ``gs://``, ...), through
-``pyarrow.fs.FileSystem.from_uri``.
+A reader that goes through the manifest (``pipeline.dataset``, the report, the dedup history, the
+next run) therefore sees the old day or the new day, every table of it, never a mix. A kill
+before step 3 leaves the old day published; after it, the new one. Whatever a killed writer left
+(staged files, unnamed versions, temporary manifests) is removed by the next writer of the day,
+under its lock.
+
+Writers of one day take a lock (local filesystems), so a scheduled run and a backfill of the same
+day serialize, and a run reading a day's history waits for that day's writer. On object stores
+there are no locks: the single-object manifest still means the last writer wins, whole.
+
+``root`` is a local path or a URI; every file goes through :class:`~pipeline.storage.root.Root`
+and every path comes from :mod:`pipeline.storage.layout`.
 """
 
 from __future__ import annotations
@@ -24,36 +33,101 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from pipeline.fetch.archive import safe_run_id
 from pipeline.models import RunWindow
 from pipeline.schema import SCHEMA_VERSION
+from pipeline.storage import layout
+from pipeline.storage.root import Root, StorageError, as_root
 
-PART_FILE = "part-0.parquet"
-MANIFEST_FILE = "_manifest.json"
-SCHEMA_FILE = "_schema.json"
-STAGING = "_staging"
-LOCKS = "_locks"
 # Row groups of ~20k articles (tens of MB of text) keep statistics useful for pruning by
 # source and time, without making DuckDB or Polars read huge groups for a small filter.
 ROW_GROUP_SIZE = 20_000
 LOCK_TIMEOUT_SECONDS = 15 * 60
+#: Another run's hand-over folder (extract -> publish) this old is a killed run's, not a live one.
+STALE_RUN_SECONDS = 6 * 3600
+MANIFEST_VERSION = 1
+#: Tests set these to stop a writer just before a named step (then kill it): see _checkpoint.
+PAUSE_AT_ENV = "NEWSINGEST_TEST_PAUSE_AT"
+PAUSE_FILE_ENV = "NEWSINGEST_TEST_PAUSE_FILE"
 
 
 class PartitionWriteError(RuntimeError):
-    """The write failed; the published partition was left untouched."""
+    """The write failed; the published day was left untouched."""
 
 
 class SchemaMismatch(PartitionWriteError):
     """The write's schema changes the type of an existing column (that needs a migration)."""
+
+
+class DayBusy(PartitionWriteError):
+    """Another writer holds the day for longer than we wait."""
+
+
+@dataclass(frozen=True)
+class TableVersion:
+    """One table's committed file for a day."""
+
+    file: str  # relative to the output root
+    rows: int
+    sha256: str
+    run_id: str
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class DayManifest:
+    """The commit record of one day: which file of each table is published."""
+
+    partition: str
+    data_interval: tuple[str, str]
+    run_id: str  # the run of the latest commit
+    version: str
+    tables: dict[str, TableVersion] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "partition": self.partition,
+            "data_interval": list(self.data_interval),
+            "run_id": self.run_id,
+            "version": self.version,
+            "schema_version": SCHEMA_VERSION,
+            "tables": {name: asdict(version) for name, version in sorted(self.tables.items())},
+        }
+
+    @classmethod
+    def from_json(cls, document: Any, where: str) -> DayManifest:
+        try:
+            tables = {
+                name: TableVersion(**entry) for name, entry in dict(document["tables"]).items()
+            }
+            return cls(
+                partition=str(document["partition"]),
+                data_interval=(
+                    str(document["data_interval"][0]),
+                    str(document["data_interval"][1]),
+                ),
+                run_id=str(document["run_id"]),
+                version=str(document["version"]),
+                tables=tables,
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CorruptState(
+                f"{where} is not a day manifest ({type(exc).__name__}: {exc}); rerun or "
+                "reprocess that day to rewrite it"
+            ) from exc
+
+
+class CorruptState(StorageError):
+    """A state file of the dataset is damaged; the message names it and what to do."""
 
 
 @dataclass(frozen=True)
@@ -68,24 +142,138 @@ class PublishedPartition:
         return self.path.rsplit("/", 1)[0]
 
 
+@dataclass(frozen=True)
+class TableWrite:
+    """One table of a day to commit: its rows (a table or a stream of batches) and schema."""
+
+    data: pa.Table | Iterable[pa.RecordBatch]
+    schema: pa.Schema
+
+
 class DatasetStore:
-    """One output root: published tables, the staging area, locks and small JSON documents."""
+    """One output root's published tables: days committed through their manifests."""
 
-    def __init__(self, root: str | Path) -> None:
-        root = str(root)
-        if "://" in root:
-            self.fs, base = pafs.FileSystem.from_uri(root)
-        else:
-            self.fs, base = pafs.LocalFileSystem(), os.path.abspath(root)
-        self.base = base.rstrip("/")
-        self.root = root
-        self.is_local = isinstance(self.fs, pafs.LocalFileSystem)
+    def __init__(self, root: str | Path | Root) -> None:
+        self.root = as_root(root)
 
-    def path(self, *parts: str) -> str:
-        return "/".join([self.base, *parts])
+    # -- reading ---------------------------------------------------------------------------
 
-    def partition_path(self, table: str, window: RunWindow) -> str:
-        return self.path(table, window.partition, PART_FILE)
+    def committed(self, window: RunWindow) -> DayManifest | None:
+        """The day's manifest, or None when the day was never published."""
+        relative = layout.day_manifest_file(window)
+        if not self.root.exists(relative):
+            return self._legacy_day(window)
+        try:
+            document = self.root.read_json(relative)
+        except StorageError as exc:
+            raise CorruptState(
+                f"{exc}; rerun or reprocess that day to rewrite the manifest"
+            ) from exc
+        return DayManifest.from_json(document, self.root.display(relative))
+
+    def committed_days(self) -> list[DayManifest]:
+        """Every published day, oldest first."""
+        labels = {
+            name.removesuffix(".json")
+            for name in self.root.list(layout.DAYS)
+            if name.startswith("dt=") and name.endswith(".json")
+        }
+        for table in self.root.list(""):
+            if not table.startswith(("_", ".")) and self.root.is_dir(table):
+                labels |= {name for name in self.root.list(table) if name.startswith("dt=")}
+        days = []
+        for label in sorted(labels):
+            try:
+                window = RunWindow.for_day(date.fromisoformat(label.removeprefix("dt=")))
+            except ValueError:
+                continue  # not a day folder of ours
+            manifest = self.committed(window)
+            if manifest is not None:
+                days.append(manifest)
+        return days
+
+    def _legacy_day(self, window: RunWindow) -> DayManifest | None:
+        """A day written before day manifests existed (one ``part-0.parquet`` per table)."""
+        tables = {}
+        for table in self.root.list(""):
+            relative = f"{layout.partition_dir(table, window)}/{layout.LEGACY_PART_FILE}"
+            if not table.startswith(("_", ".")) and self.root.is_file(relative):
+                tables[table] = TableVersion(relative, -1, "", "legacy")
+        if not tables:
+            return None
+        interval = (window.start.isoformat(), window.end.isoformat())
+        return DayManifest(window.partition, interval, "legacy", "legacy", tables)
+
+    def committed_file(self, table: str, window: RunWindow) -> str | None:
+        """The published file of ``table`` for the day (relative), or None."""
+        manifest = self.committed(window)
+        version = manifest.tables.get(table) if manifest else None
+        return version.file if version else None
+
+    def wait_for_day(self, window: RunWindow, timeout_seconds: float) -> None:
+        """Return once no writer holds the day (local disks); DayBusy after ``timeout_seconds``.
+
+        A run reads earlier days' dedup index: it must never read a day whose writer is midway.
+        """
+        with self._day_lock(window, timeout_seconds, shared=True):
+            return
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write_day(
+        self, window: RunWindow, tables: Mapping[str, TableWrite], run_id: str
+    ) -> DayManifest:
+        """Stage, validate and commit ``tables`` for the day in one step.
+
+        Tables of the day that are not in ``tables`` stay as they were committed.
+        """
+        root = self.root
+        version = f"{layout.safe_run_id(run_id)}-{uuid.uuid4().hex[:8]}"
+        with self._day_lock(window, LOCK_TIMEOUT_SECONDS):
+            previous = self.committed(window)
+            self._remove_leftovers(window, previous)
+            self._remove_stale_runs(window, keep=run_id)
+            for name, write in tables.items():
+                self._check_schema(name, write.schema)
+            staging = f"{layout.day_staging_dir(window)}/{version}"
+            written: dict[str, TableVersion] = {}
+            try:
+                for name, write in sorted(tables.items()):
+                    _checkpoint(f"write:{name}")
+                    staged = f"{staging}/{name}.parquet"
+                    rows = self._write(staged, write.data, write.schema)
+                    digest = self._validate(staged, write.schema, rows)
+                    final = layout.versioned_partition_file(name, window, version)
+                    if root.is_local:  # a rename: the new file appears whole, at the last moment
+                        written[name] = TableVersion(staged, rows, digest, run_id)
+                    else:  # an object store's move is a copy: write there directly instead
+                        root.move(staged, final)
+                        written[name] = TableVersion(final, rows, digest, run_id)
+                _checkpoint("place")
+                for name, entry in list(written.items()):
+                    final = layout.versioned_partition_file(name, window, version)
+                    if entry.file != final:
+                        root.move(entry.file, final)
+                        written[name] = TableVersion(final, entry.rows, entry.sha256, run_id)
+                manifest = DayManifest(
+                    partition=window.partition,
+                    data_interval=(window.start.isoformat(), window.end.isoformat()),
+                    run_id=run_id,
+                    version=version,
+                    tables={**(previous.tables if previous else {}), **written},
+                )
+                _checkpoint("commit")
+                root.write_json(layout.day_manifest_file(window), manifest.to_json())  # commit
+            except OSError as exc:
+                raise PartitionWriteError(
+                    f"writing {window.partition} failed ({exc}); the published partition is "
+                    "unchanged (no table of the day was committed)"
+                ) from exc
+            finally:
+                root.delete_dir(staging)
+            _checkpoint("cleanup")
+            self._remove_leftovers(window, manifest)
+        return manifest
 
     def write_partition(
         self,
@@ -95,75 +283,12 @@ class DatasetStore:
         schema: pa.Schema,
         run_id: str,
     ) -> PublishedPartition:
-        """Stage, validate and publish one partition; ``data`` may be a stream of batches."""
-        with self._lock(table_name, window):
-            self._check_schema(table_name, schema)
-            staging_dir = self.path(STAGING, table_name, window.partition)
-            self._remove_stale(staging_dir)
-            attempt_dir = f"{staging_dir}/{safe_run_id(run_id)}-{uuid.uuid4().hex[:8]}"
-            staged = f"{attempt_dir}/{PART_FILE}"
-            self.fs.create_dir(attempt_dir, recursive=True)
-            try:
-                rows = self._write(staged, data, schema)
-                if self.is_local:
-                    _fsync(staged)  # the rename must never publish data still in the page cache
-                digest = self._validate(staged, schema, rows)
-                final_dir = self.path(table_name, window.partition)
-                self.fs.create_dir(final_dir, recursive=True)
-                self.fs.move(staged, f"{final_dir}/{PART_FILE}")  # the swap
-                manifest = {
-                    "table": table_name,
-                    "run_id": run_id,
-                    "data_interval": [window.start.isoformat(), window.end.isoformat()],
-                    "schema_version": SCHEMA_VERSION,
-                    "row_count": rows,
-                    "files": [PART_FILE],
-                    "sha256": digest,
-                }
-                self.write_json(f"{table_name}/{window.partition}/{MANIFEST_FILE}", manifest)
-            except OSError as exc:
-                raise PartitionWriteError(
-                    f"writing {table_name}/{window.partition} failed ({exc}); "
-                    "the published partition is unchanged"
-                ) from exc
-            finally:
-                self._delete_dir(attempt_dir)
-        return PublishedPartition(table_name, f"{final_dir}/{PART_FILE}", rows, manifest)
-
-    def write_json(self, relative: str, document: object) -> None:
-        """Write a small JSON document atomically (rename locally, one PUT elsewhere)."""
-        self.write_text(
-            relative, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+        """Commit one table of the day (the day's other tables stay as they are)."""
+        manifest = self.write_day(window, {table_name: TableWrite(data, schema)}, run_id)
+        entry = manifest.tables[table_name]
+        return PublishedPartition(
+            table_name, self.root.path(entry.file), entry.rows, manifest.to_json()
         )
-
-    def write_text(self, relative: str, text: str) -> None:
-        """Write a small UTF-8 file atomically: a staged dot-file, then one rename / PUT."""
-        target = self.path(relative)
-        folder, name = target.rsplit("/", 1)
-        self.fs.create_dir(folder, recursive=True)
-        staged = f"{folder}/.{name}.{uuid.uuid4().hex[:8]}"
-        with self.fs.open_output_stream(staged) as stream:
-            stream.write(text.encode("utf-8"))
-        self.fs.move(staged, target)
-
-    def read_json(self, relative: str) -> Any:
-        with self.fs.open_input_stream(self.path(relative)) as stream:
-            return json.loads(stream.read())
-
-    def exists(self, relative: str) -> bool:
-        return self.fs.get_file_info(self.path(relative)).type != pafs.FileType.NotFound
-
-    def write_table(self, relative: str, table: pa.Table) -> None:
-        """A plain (non-published) Parquet file, e.g. a stage's staged output."""
-        target = self.path(relative)
-        self.fs.create_dir(target.rsplit("/", 1)[0], recursive=True)
-        pq.write_table(table, target, filesystem=self.fs)
-
-    def read_table(self, relative: str, schema: pa.Schema | None = None) -> pa.Table:
-        return pq.read_table(self.path(relative), filesystem=self.fs, schema=schema)
-
-    def delete_dir(self, relative: str) -> None:
-        self._delete_dir(self.path(relative))
 
     # -- internals -------------------------------------------------------------------------
 
@@ -171,8 +296,9 @@ class DatasetStore:
         self, staged: str, data: pa.Table | Iterable[pa.RecordBatch], schema: pa.Schema
     ) -> int:
         rows = 0
+        # Durable: on a local disk the rename must never publish data still in the page cache.
         with (
-            self.fs.open_output_stream(staged) as stream,
+            self.root.open_output(staged, durable=True) as stream,
             pq.ParquetWriter(stream, schema, compression="zstd", write_statistics=True) as writer,
         ):
             for batch in _batches(data):
@@ -189,7 +315,7 @@ class DatasetStore:
 
     def _validate(self, staged: str, schema: pa.Schema, rows: int) -> str:
         try:
-            with self.fs.open_input_file(staged) as handle:
+            with self.root.open_input(staged) as handle:
                 parquet = pq.ParquetFile(handle)
                 if parquet.metadata.num_rows != rows:
                     raise PartitionWriteError(
@@ -198,7 +324,7 @@ class DatasetStore:
                 if not parquet.schema_arrow.equals(schema, check_metadata=False):
                     raise PartitionWriteError("staged file's schema differs from the declared one")
             digest = hashlib.sha256()
-            with self.fs.open_input_stream(staged) as stream:
+            with self.root.open_input(staged) as stream:
                 while chunk := stream.read(1 << 20):
                     digest.update(chunk)
         except (pa.ArrowInvalid, OSError) as exc:
@@ -210,9 +336,19 @@ class DatasetStore:
 
         ``<table>/_schema.json`` records every column the dataset has ever had, with its type.
         """
-        relative = f"{table_name}/{SCHEMA_FILE}"
+        relative = layout.schema_file(table_name)
         columns = {field.name: str(field.type) for field in schema}
-        known: dict[str, Any] = self.read_json(relative) if self.exists(relative) else {}
+        try:
+            known: dict[str, Any] = (
+                self.root.read_json(relative) if self.root.exists(relative) else {}
+            )
+            if not isinstance(known, dict) or not isinstance(known.get("columns", {}), dict):
+                raise ValueError("not an object with a 'columns' object")
+        except (StorageError, ValueError) as exc:
+            raise CorruptState(
+                f"{self.root.display(relative)} is damaged ({exc}); it only records the "
+                "table's columns: delete it and rerun, and it is written anew"
+            ) from exc
         known_columns: dict[str, str] = known.get("columns", {})
         for name, old_type in known_columns.items():
             new_type = columns.get(name)
@@ -224,25 +360,29 @@ class DatasetStore:
                 )
         merged = {**known_columns, **columns}
         if merged != known_columns:
-            self.write_json(relative, {"schema_version": SCHEMA_VERSION, "columns": merged})
+            self.root.write_json(relative, {"schema_version": SCHEMA_VERSION, "columns": merged})
 
     @contextlib.contextmanager
-    def _lock(self, table_name: str, window: RunWindow) -> Iterator[None]:
-        if not self.is_local:
-            yield  # object stores: single-object writes, last writer wins whole
+    def _day_lock(
+        self, window: RunWindow, timeout_seconds: float, *, shared: bool = False
+    ) -> Iterator[None]:
+        if not self.root.is_local:
+            yield  # object stores: single-object commits, last writer wins whole
             return
-        lock_dir = Path(self.path(LOCKS, table_name))
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        with (lock_dir / f"{window.partition}.lock").open("a") as handle:
-            deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        lock_path = self.root.local_path(layout.day_lock_file(window))
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        with lock_path.open("a") as handle:
+            deadline = time.monotonic() + timeout_seconds
             while True:
                 try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(handle, mode | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
                     if time.monotonic() > deadline:
-                        raise PartitionWriteError(
-                            f"{table_name}/{window.partition} is locked by another writer"
+                        raise DayBusy(
+                            f"{window.partition} is being written by another run (waited "
+                            f"{timeout_seconds:.0f} s for {lock_path}); retry when it is done"
                         ) from None
                     time.sleep(0.05)
             try:
@@ -250,16 +390,39 @@ class DatasetStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _remove_stale(self, staging_dir: str) -> None:
-        """Only called under the partition lock: any attempt found here is a dead writer's."""
-        info = self.fs.get_file_info(pafs.FileSelector(staging_dir, allow_not_found=True))
-        for entry in info:
-            if entry.type == pafs.FileType.Directory:
-                self._delete_dir(entry.path)
+    def _remove_leftovers(self, window: RunWindow, manifest: DayManifest | None) -> None:
+        """Under the day lock: remove what no manifest names (a killed writer's files)."""
+        root = self.root
+        named = {entry.file for entry in manifest.tables.values()} if manifest else set()
+        tables = set(manifest.tables) if manifest else set()
+        tables |= {name for name in root.list("") if not name.startswith(("_", "."))}
+        for table in sorted(tables):
+            directory = layout.partition_dir(table, window)
+            for name in root.list(directory):
+                relative = f"{directory}/{name}"
+                if relative not in named and layout.is_partition_data(name):
+                    root.delete_file(relative)
+        root.delete_dir(layout.day_staging_dir(window))
+        # Small files are written as a dot-file then renamed; a kill in between leaves the dot-file.
+        days_dir, manifest_name = layout.day_manifest_file(window).rsplit("/", 1)
+        for folder, prefix in (
+            (days_dir, f".{manifest_name}."),
+            (layout.report_dir(window), "."),
+        ):
+            for name in root.list(folder):
+                if name.startswith(prefix) and name.endswith(".tmp"):
+                    root.delete_file(f"{folder}/{name}")
 
-    def _delete_dir(self, path: str) -> None:
-        with contextlib.suppress(FileNotFoundError, OSError):
-            self.fs.delete_dir(path)
+    def _remove_stale_runs(self, window: RunWindow, keep: str) -> None:
+        """Other runs' hand-over folders of the day that nobody has touched for hours."""
+        folder = layout.run_staging_parent(window)
+        now = time.time()
+        for name in self.root.list(folder):
+            if name == layout.safe_run_id(keep):
+                continue
+            age = self.root.age_seconds(f"{folder}/{name}", now)
+            if age is not None and age > STALE_RUN_SECONDS:
+                self.root.delete_dir(f"{folder}/{name}")
 
 
 def _batches(data: pa.Table | Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -269,18 +432,29 @@ def _batches(data: pa.Table | Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBat
         yield from data
 
 
-def _fsync(path: str) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+def _checkpoint(step: str) -> None:
+    """Test hook: with ``NEWSINGEST_TEST_PAUSE_AT=<step>`` the writer stops here for good.
+
+    It writes ``NEWSINGEST_TEST_PAUSE_FILE`` and sleeps, so a test can kill it with SIGKILL at
+    exactly that step instead of guessing with timers. Unset, it does nothing.
+    """
+    if os.environ.get(PAUSE_AT_ENV) != step:
+        return
+    marker = os.environ.get(PAUSE_FILE_ENV)
+    if marker:
+        Path(marker).write_text(json.dumps({"step": step, "pid": os.getpid()}))
+    while True:
+        time.sleep(60)
 
 
 def write_partition(
-    table: pa.Table, output_root: str | Path, table_name: str, window: RunWindow, run_id: str
+    table: pa.Table,
+    output_root: str | Path | Root,
+    table_name: str,
+    window: RunWindow,
+    run_id: str,
 ) -> PublishedPartition:
-    """Publish ``table`` as the day's partition of ``table_name`` under ``output_root``."""
+    """Commit ``table`` as the day's partition of ``table_name`` under ``output_root``."""
     return DatasetStore(output_root).write_partition(
         table_name, window, table, table.schema, run_id
     )

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 import pytest
 
+from pipeline.dataset import read_day
 from pipeline.demo.catalog import load_catalog
 from pipeline.demo.server import DemoSite
 
@@ -22,10 +22,10 @@ TABLES = ("articles", "fetch_log", "rejects")
 def snapshot(out: Path) -> dict[str, list[dict[str, Any]]]:
     content = {}
     for table in TABLES:
-        for part in sorted((out / table).glob("dt=*/part-0.parquet")):
-            rows = pq.read_table(part).to_pylist()
+        for day in DAYS:
+            rows = read_day(out, table, day).to_pylist()
             key = "article_id" if table == "articles" else "url"
-            content[f"{table}/{part.parent.name}"] = sorted(rows, key=lambda r: str(r[key]))
+            content[f"{table}/dt={day.isoformat()}"] = sorted(rows, key=lambda r: str(r[key]))
     return content
 
 
@@ -60,8 +60,8 @@ def test_backfilled_days_share_story_ids_across_days(backfilled) -> None:
     copies = [a for a in load_catalog() if a.story == "wire-ostra-desalination"]
     assert sorted(a.published_at.astimezone(UTC).date() for a in copies) == DAYS[1:]
     rows = {}
-    for part in (backfilled["out"] / "articles").glob("dt=*/part-0.parquet"):
-        for row in pq.read_table(part).to_pylist():
+    for day in DAYS:
+        for row in read_day(backfilled["out"], "articles", day).to_pylist():
             rows[row["url"].removeprefix(backfilled["base"])] = row
     day_one, day_two = sorted((rows[a.path] for a in copies), key=lambda r: r["published_at"])
     assert day_two["story_id"] == day_one["story_id"]

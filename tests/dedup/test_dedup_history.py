@@ -6,8 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from pipeline.dataset import read_day
 from pipeline.dedup.history import deduplicate_against_history, history_files
 from pipeline.demo.catalog import (
     CROSS_DAY_WIRE_STORY,
@@ -86,7 +85,7 @@ def test_exactly_one_canonical_row_per_story_across_days(tmp_path: Path) -> None
 
 def test_rerunning_day_two_gives_identical_rows_and_index(tmp_path: Path) -> None:
     run(DAY_1, tmp_path)
-    index = tmp_path / "dedup_index" / "dt=2026-03-11" / "part-0.parquet"
+    index_dir = tmp_path / "dedup_index" / "dt=2026-03-11"
 
     def snapshot() -> list[tuple[object, ...]]:
         rows = run(DAY_2, tmp_path).values()
@@ -95,11 +94,12 @@ def test_rerunning_day_two_gives_identical_rows_and_index(tmp_path: Path) -> Non
         )
 
     first = snapshot()
-    first_index = pq.read_table(index)
+    first_index = read_day(tmp_path, "dedup_index", DAY_2)
     run(DAY_3, tmp_path)  # a later day's index now exists too
     assert snapshot() == first
-    assert pq.read_table(index).equals(first_index)
-    assert not [p.name for p in index.parent.iterdir() if p.name.startswith(".")]
+    assert read_day(tmp_path, "dedup_index", DAY_2).equals(first_index)
+    # One data file per day, nothing half-written beside it.
+    assert [p.suffix for p in index_dir.iterdir()] == [".parquet"]
 
 
 def test_a_later_days_index_is_never_read(tmp_path: Path) -> None:

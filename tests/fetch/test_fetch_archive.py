@@ -53,10 +53,10 @@ def test_every_discovered_url_is_archived_with_an_outcome(loopback_server, loopb
 
     assert stats.discovered == 7
     (archive_file,) = run_files(loopback_settings.archive_root, window, "site")
-    assert archive_file.name == stats.archive_file.rsplit("/", 1)[-1] == "run-1.warc.gz"
-    events = read_events(archive_file)
+    assert archive_file == stats.archive_file == f"{window.partition}/site/run-1.warc.gz"
+    events = read_events(loopback_settings.archive_root, archive_file)
     pages = {e.url.removeprefix(server.base_url): e for e in latest_per_url(events, "page")}
-    outcomes = {path: (e.meta["status"], e.meta["reason"]) for path, e in pages.items()}
+    outcomes = {path: (e.event.status, e.event.reason) for path, e in pages.items()}
     assert outcomes == {
         "/a": ("fetched", None),
         "/a?utm_source=rss": ("skipped", "duplicate_url"),
@@ -66,17 +66,17 @@ def test_every_discovered_url_is_archived_with_an_outcome(loopback_server, loopb
         "/b": ("fetched", None),
         "/private/c": ("skipped", "robots"),
     }
-    assert pages["/a?utm_source=rss"].meta["detail"].endswith("/a")
+    assert pages["/a?utm_source=rss"].event.detail.endswith("/a")
     assert pages["/a"].body == b"<html><body><p>article a</p></body></html>"
     assert pages["/gone"].status == 404  # error responses are archived as well
     assert "/old" not in server.hits and "/private/c" not in server.hits
 
     discovery = {
-        e.url.removeprefix(server.base_url): e.meta for e in events if e.meta["role"] == "discovery"
+        e.url.removeprefix(server.base_url): e.event for e in events if e.event.role == "discovery"
     }
-    assert discovery["/broken-feed"]["reason"] == "not_a_feed"
-    assert discovery["/rss.xml"]["status"] == "fetched"
-    assert Counter(e.meta["role"] for e in events) == Counter({"page": 7, "discovery": 2})
+    assert discovery["/broken-feed"].reason == "not_a_feed"
+    assert discovery["/rss.xml"].status == "fetched"
+    assert Counter(e.event.role for e in events) == Counter({"page": 7, "discovery": 2})
     archived = list((Path(loopback_settings.archive_root) / window.partition).rglob("*"))
     assert [p.name for p in archived if p.is_file()] == ["run-1.warc.gz"]
 
@@ -91,7 +91,8 @@ def test_a_second_run_with_the_same_run_id_never_overwrites_the_archive(
     second = SourceFetcher(source, window, loopback_settings, "retry").run()
     assert Path(first.archive_file).name == "retry.warc.gz"
     assert Path(second.archive_file).name == "retry.1.warc.gz"
-    assert [len(read_events(Path(f.archive_file))) for f in (first, second)] == [1, 1]
+    root = loopback_settings.archive_root
+    assert [len(read_events(root, f.archive_file)) for f in (first, second)] == [1, 1]
 
 
 def test_archived_responses_are_found_by_offset_and_by_scan(loopback_server, loopback_settings):
@@ -100,7 +101,8 @@ def test_archived_responses_are_found_by_offset_and_by_scan(loopback_server, loo
     source = Source(name="site", urls=tuple(loopback_server.url(f"/p{i}") for i in range(3)))
     window = RunWindow.for_day(DAY)
     stats = SourceFetcher(source, window, loopback_settings, "offsets").run()
-    events = {e.url.rsplit("/", 1)[1]: e for e in read_events(Path(stats.archive_file))}
+    root = loopback_settings.archive_root
+    events = {e.url.rsplit("/", 1)[1]: e for e in read_events(root, stats.archive_file)}
     writer_name = f"{window.partition}/site/{Path(stats.archive_file).name}"
     for name, event in events.items():
         assert event.record_id is not None

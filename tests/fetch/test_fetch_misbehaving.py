@@ -14,12 +14,12 @@ import time
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 from pipeline.extract.stage import build_source_articles
 from pipeline.fetch.fetcher import SourceFetcher
 from pipeline.models import RunWindow
+from pipeline.reasons import REJECT_REASONS, fetch_log_reason
 from pipeline.settings import Settings, Source
 
 WINDOW = RunWindow.for_day(date(2026, 3, 10))
@@ -86,11 +86,14 @@ def run(
     )
     fixed = datetime(2026, 3, 10, 12, tzinfo=UTC)
     stats = SourceFetcher(source, WINDOW, settings, "run", clock=lambda: fixed).run()
-    built = build_source_articles(Path(stats.archive_file), WINDOW, "misbehaving")
+    built = build_source_articles(settings.archive_root, stats.archive_file, WINDOW, "misbehaving")
     log = {row.url.removeprefix(server.base_url): row for row in built.fetch_log}
     articles = {a.url.removeprefix(server.base_url): a for a in built.articles}
     for path in healthy:
         assert log[path].outcome == "ok" and path in articles, "the run did not go on"
+    # Every code recorded is one of the registry's (fetch_log_reason raises KeyError otherwise).
+    assert all(fetch_log_reason(row.reason) for row in built.fetch_log if row.reason)
+    assert {reject.reason for reject in built.rejects} <= set(REJECT_REASONS)
     return {"log": log, "articles": articles, "stats": stats, "rejects": built.rejects}
 
 

@@ -1,5 +1,6 @@
 import asyncio
 import gzip
+import zlib
 from http.server import BaseHTTPRequestHandler
 
 from pipeline.fetch.http import HttpResult, PoliteClient
@@ -77,3 +78,55 @@ def test_robots_5xx_defers_the_host(loopback_server, loopback_settings) -> None:
 
 def test_non_http_scheme_is_refused(loopback_settings) -> None:
     assert get(loopback_settings, "file:///etc/passwd").error == "bad_scheme"
+
+
+def with_http(settings: Settings, **http: object) -> Settings:
+    return settings.model_copy(update={"http": settings.http.model_copy(update=http)})
+
+
+def test_robots_txt_is_read_up_to_its_cap(loopback_server, loopback_settings) -> None:
+    # Rules past the cap are ignored (as Google does), the ones before it still hold.
+    robots = b"User-agent: *\nDisallow: /early/\n" + b"# padding\n" * 200 + b"Disallow: /late/\n"
+    loopback_server.routes["/robots.txt"] = (
+        200,
+        {"Content-Encoding": "gzip"},
+        gzip.compress(robots),
+    )
+    loopback_server.routes["/late/a"] = (200, {"Content-Type": "text/html"}, b"<p>late</p>")
+    settings = with_http(loopback_settings, max_robots_bytes=1000)
+    assert get(settings, loopback_server.url("/early/a")).error == "robots"
+    assert get(settings, loopback_server.url("/late/a")).ok
+
+
+def test_gzip_and_both_spellings_of_deflate_are_decoded(loopback_server, loopback_settings):
+    body = b"<p>" + b"the same words again " * 500 + b"</p>"
+    zlib_wrapped = zlib.compress(body)
+    raw = zlib.compressobj(wbits=-15)
+    raw_deflate = raw.compress(body) + raw.flush()
+    for path, encoding, data in (
+        ("/gzip", "gzip", gzip.compress(body)),
+        ("/deflate", "deflate", zlib_wrapped),
+        ("/raw-deflate", "deflate", raw_deflate),
+        ("/twice", "gzip, gzip", gzip.compress(gzip.compress(body))),
+    ):
+        loopback_server.routes[path] = (200, {"Content-Encoding": encoding}, data)
+        assert get(loopback_settings, loopback_server.url(path)).body == body, path
+
+
+def test_undecodable_or_unrequested_encodings_fail_the_url(loopback_server, loopback_settings):
+    cut = gzip.compress(b"<p>" + bytes(range(256)) * 400 + b"</p>")[:-200]
+    loopback_server.routes["/cut"] = (200, {"Content-Encoding": "gzip"}, cut)
+    loopback_server.routes["/br"] = (200, {"Content-Encoding": "br"}, b"\x0b\x02\x80hi\x03")
+    for path in ("/cut", "/br"):
+        result = get(loopback_settings, loopback_server.url(path))
+        assert (result.error, result.attempts) == ("bad_encoding", 1), path
+
+
+def test_urls_that_cannot_be_requested(loopback_server, loopback_settings) -> None:
+    for url in (
+        loopback_server.url("/" + "x" * 100_000),
+        "http://127.0.0.1:99999/a",
+        "http://[::1/a",
+    ):
+        result = get(loopback_settings, url)
+        assert result.error == "bad_url" and result.detail and len(result.detail) < 400, url

@@ -36,6 +36,7 @@ from pipeline.publish.report import (
 )
 from pipeline.runner import run_day
 from pipeline.settings import load_config
+from pipeline.storage.partitions import DatasetStore
 
 REPO = Path(__file__).resolve().parents[2]
 WINDOW = RunWindow.for_day(MAIN_DAY)
@@ -82,9 +83,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
 
 def sql(out: Path, query: str) -> list[tuple[Any, ...]]:
     connection = duckdb.connect()
+    store = DatasetStore(out)
     for table in ("fetch_log", "rejects", "articles"):
-        pattern = out / table / WINDOW.partition / "part-0.parquet"
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}')")
+        committed = store.root.path(store.committed_file(table, WINDOW) or "missing")
+        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{committed}')")
     return connection.execute(query).fetchall()
 
 

@@ -33,6 +33,7 @@ from pipeline.storage.partitions import (
 
 WINDOW = RunWindow.for_day(date(2026, 3, 10))
 REPO = Path(__file__).resolve().parents[2]
+TESTS = Path(__file__).resolve().parent  # the subprocesses import sample() from this module
 
 
 def sample(n: int, tag: str = "a", day: int = 10) -> list[Article]:
@@ -60,7 +61,12 @@ def published_table(articles: list[Article]) -> pa.Table:
 
 
 def published_rows(root: Path, day: str = "2026-03-10") -> list[dict[str, Any]]:
-    return pq.read_table(root / "articles" / f"dt={day}" / "part-0.parquet").to_pylist()
+    """The day's articles as committed (through the day manifest)."""
+    return dataset.read_day(root, "articles", date.fromisoformat(day)).to_pylist()
+
+
+def data_files(root: Path, table: str = "articles", day: str = "2026-03-10") -> list[str]:
+    return sorted(p.name for p in (root / table / f"dt={day}").glob("*.parquet"))
 
 
 def test_round_trip_keeps_types_and_text() -> None:
@@ -72,11 +78,11 @@ def test_round_trip_keeps_types_and_text() -> None:
 
 
 def test_rows_are_sorted_for_pruning_by_source_and_time(tmp_path: Path) -> None:
-    write_partition(published_table(sample(30)), tmp_path, "articles", WINDOW, "r1")
+    published = write_partition(published_table(sample(30)), tmp_path, "articles", WINDOW, "r1")
     rows = published_rows(tmp_path)
     keys = [(r["source"], r["published_at"]) for r in rows]
     assert keys == sorted(keys)
-    metadata = pq.read_metadata(tmp_path / "articles" / "dt=2026-03-10" / "part-0.parquet")
+    metadata = pq.read_metadata(published.path)
     assert metadata.row_group(0).column(0).compression == "ZSTD"
 
 
@@ -94,10 +100,13 @@ def test_rerun_replaces_the_partition_with_identical_content(tmp_path: Path) -> 
     published = write_partition(published_table(sample(5)), tmp_path, "articles", WINDOW, "r2")
     assert published_rows(tmp_path) == first  # content, not file names
     directory = tmp_path / "articles" / "dt=2026-03-10"
-    assert sorted(p.name for p in directory.iterdir()) == ["_manifest.json", "part-0.parquet"]
-    manifest = json.loads((directory / "_manifest.json").read_text())
-    assert manifest["row_count"] == 5 and manifest["run_id"] == "r2"
-    assert manifest["schema_version"] == SCHEMA_VERSION and manifest["files"] == ["part-0.parquet"]
+    # Exactly one data file: the one the day manifest names; the first run's file is gone.
+    (only,) = directory.iterdir()
+    manifest = json.loads((tmp_path / "_days" / "dt=2026-03-10.json").read_text())
+    entry = manifest["tables"]["articles"]
+    assert entry["file"] == f"articles/dt=2026-03-10/{only.name}" and published.path == str(only)
+    assert entry["rows"] == 5 and entry["run_id"] == manifest["run_id"] == "r2"
+    assert manifest["schema_version"] == SCHEMA_VERSION == entry["schema_version"]
     assert manifest["data_interval"] == ["2026-03-10T00:00:00+00:00", "2026-03-11T00:00:00+00:00"]
     assert published.manifest == manifest
     assert not list((tmp_path / "_staging").rglob("*.parquet"))
@@ -143,7 +152,7 @@ def test_writer_killed_mid_write_leaves_the_old_partition_intact(tmp_path: Path)
     write_partition(published_table(sample(7)), tmp_path, "articles", WINDOW, "old")
     before = published_rows(tmp_path)
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(REPO / "tests" / "storage")],
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path), str(TESTS)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO,
@@ -153,7 +162,7 @@ def test_writer_killed_mid_write_leaves_the_old_partition_intact(tmp_path: Path)
     child.wait(timeout=30)
 
     assert published_rows(tmp_path) == before
-    leftovers = list((tmp_path / "_staging" / "articles").rglob("part-0.parquet"))
+    leftovers = list((tmp_path / "_staging").rglob("*.parquet"))
     assert leftovers, "the killed writer should have left its staging file behind"
     # The next writer of the day cleans up what the dead one left.
     write_partition(published_table(sample(2)), tmp_path, "articles", WINDOW, "next")
@@ -252,7 +261,7 @@ def test_full_disk_at_a_chosen_byte_is_a_clean_error(tmp_path: Path, capacity: i
     write_partition(published_table(sample(5)), tmp_path, "articles", WINDOW, "old")
     before = published_rows(tmp_path)
     store = DatasetStore(tmp_path)
-    store.fs = pafs.PyFileSystem(_FullDisk(capacity))
+    store.root.fs = pafs.PyFileSystem(_FullDisk(capacity))
     with pytest.raises(PartitionWriteError, match="published partition is unchanged"):
         store.write_partition(
             "articles", WINDOW, published_table(sample(3000)), ARTICLES_SCHEMA, "full"
@@ -308,7 +317,14 @@ CONCURRENT_WRITER = textwrap.dedent(
 def test_two_concurrent_writers_of_one_day_leave_exactly_one_set_of_rows(tmp_path: Path) -> None:
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), tag, str(REPO / "tests" / "storage")],
+            [
+                sys.executable,
+                "-c",
+                CONCURRENT_WRITER,
+                str(tmp_path),
+                tag,
+                str(TESTS),
+            ],
             cwd=REPO,
         )
         for tag in ("a", "b")
@@ -356,6 +372,8 @@ def test_any_pyarrow_filesystem_uri_works(tmp_path: Path) -> None:
     published = store.write_partition(
         "articles", WINDOW, published_table(sample(4)), ARTICLES_SCHEMA, "mock"
     )
-    assert published.path == "lake/articles/dt=2026-03-10/part-0.parquet"
-    assert store.read_table("articles/dt=2026-03-10/part-0.parquet").num_rows == 4
-    assert store.read_json("articles/dt=2026-03-10/_manifest.json")["row_count"] == 4
+    committed = store.committed_file("articles", WINDOW)
+    assert committed is not None and published.path == f"lake/{committed}"
+    assert committed.startswith("articles/dt=2026-03-10/part-")
+    assert store.root.read_table(committed).num_rows == 4
+    assert store.root.read_json("_days/dt=2026-03-10.json")["tables"]["articles"]["rows"] == 4
