@@ -22,7 +22,6 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import numpy.typing as npt
 import rensa
@@ -69,7 +68,22 @@ SIGNATURE_SEED = 20260310
 _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
+_LINE_SALT = np.uint64(0x5851F42D4C957F2D)
+_NEXT_SALT = np.uint64(0x2545F4914F6CDD1D)
 _LOW_32 = np.uint64(0xFFFFFFFF)
+_SLOT_MASK = np.uint64((1 << 21) - 1)
+_FACT_MASK = np.uint64((1 << 53) - 1)
+_START_SLOT = np.uint64(0x632BE59BD9B4E019)
+_SPACE, _NEWLINE = ord(" "), ord("\n")
+# _BYTE_MASKS[k] keeps the low k bytes of a little-endian 8-byte word.
+_BYTE_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+# ASCII non-word bytes to spaces, newlines kept (they end lines), "_" a separator; the bytes of
+# non-ASCII characters are left for _word_bytes.
+_ASCII_WORDS = bytes(
+    code if chr(code).isalnum() or code == _NEWLINE else _SPACE for code in range(128)
+) + bytes(range(128, 256))
+_LOWER_BYTES = bytes(range(65)) + bytes(range(97, 123)) + bytes(range(91, 256))
 
 U64Array = npt.NDArray[np.uint64]
 U32Array = npt.NDArray[np.uint32]
@@ -130,167 +144,76 @@ def tokenize(texts: Sequence[str]) -> Tokens:
     """
     original_parts = [_kept_lines(text).encode("utf-8") for text in texts]
     # Each text ends with a newline, so that no line or token spans two texts.
-    raw = np.frombuffer(b"".join(part + b"\n" for part in original_parts), dtype=np.uint8)
-    starts, ends, hashes, first_bytes, wide_flags, line_of_token = _scan_tokens(
-        raw, _BYTE_CLASS, _SEPARATOR_SECOND_BYTE
-    )
-    # Line numbers of each text: its own lines, then the empty line its final newline closes.
-    lines_per_text = np.fromiter(
-        (part.count(b"\n") + 1 for part in original_parts), np.int64, len(texts)
-    )
-    text_of_line = np.repeat(np.arange(len(texts), dtype=np.int64), lines_per_text)
-    capitalised = (first_bytes >= ord("A")) & (first_bytes <= ord("Z"))
+    original = _word_bytes(b"".join(part + b"\n" for part in original_parts))
+    lowered = np.frombuffer(original.tobytes().translate(_LOWER_BYTES), dtype=np.uint8)
+    starts, ends = _token_bounds(original)
+    newlines = np.flatnonzero(original == _NEWLINE)
+    text_ends = np.cumsum(np.fromiter((len(p) + 1 for p in original_parts), np.int64, len(texts)))
+    text_of_line = np.searchsorted(text_ends, newlines, side="right").astype(np.int64)
+    line_of_token = np.searchsorted(newlines, starts).astype(np.int64)
+    hashes = _hash_tokens(lowered, starts, ends)
+    first_byte = original[starts]
+    capitalised = (first_byte >= ord("A")) & (first_byte <= ord("Z"))
     # Tokens with non-ASCII characters (a minority even in other languages' news) are folded
-    # one by one with str.casefold; the scan folded ASCII letters only.
-    wide = np.flatnonzero(wide_flags)
-    if len(wide):
+    # one by one with str.casefold; the byte table folded ASCII letters only.
+    high = np.flatnonzero(original >= 0x80)
+    if len(high):
+        owners = np.searchsorted(starts, high, side="right") - 1  # sorted, as ``high`` is
+        wide = owners[np.concatenate([[True], owners[1:] != owners[:-1]])]
         folded: list[bytes] = []
         for token in wide.tolist():
-            word = raw[starts[token] : ends[token]].tobytes().decode("utf-8", "replace")
+            word = original[starts[token] : ends[token]].tobytes().decode("utf-8", "replace")
             fold = word.casefold()
             capitalised[token] = fold[:1] != word[:1]
             folded.append(fold.encode("utf-8"))
         buffer = np.frombuffer(b" ".join(folded), dtype=np.uint8)
         lengths = np.fromiter((len(f) for f in folded), dtype=np.int64, count=len(folded))
-        folded_starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
-        hashes[wide] = _hash_spans(buffer, folded_starts, folded_starts + lengths)
+        folded_starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+        hashes[wide] = _hash_tokens(buffer, folded_starts, folded_starts + lengths)
     kinds = np.where(capitalised, FACT_CAPITALISED, 0).astype(np.uint8)
-    kinds[(first_bytes >= ord("0")) & (first_bytes <= ord("9"))] |= FACT_NUMBER
+    first = original[starts]
+    kinds[(first >= ord("0")) & (first <= ord("9"))] |= FACT_NUMBER
     return Tokens(
         hashes=hashes,
         kinds=kinds,
         line_of_token=line_of_token,
         text_of_line=text_of_line,
-        line_hashes=_line_hashes(hashes, line_of_token, len(text_of_line)),
+        line_hashes=_line_hashes(hashes, line_of_token, len(newlines)),
         texts=len(texts),
     )
 
 
-# What is not a word character, by its UTF-8 bytes: ASCII other than letters and digits; the
-# two-byte characters U+00A0-U+00BF that are punctuation or symbols (no-break space, inverted
-# marks, guillemets, section sign, middle dot, degree...; not ª µ º ² ³ ¹ ¼ ½ ¾); General
-# Punctuation U+2000-U+206F (dashes, curly quotes, ellipsis); CJK punctuation U+3000-U+303F.
-# Every other non-ASCII character is a word character.
-_SEPARATOR_SECOND_BYTE = np.zeros(256, dtype=np.bool_)
-_SEPARATOR_SECOND_BYTE[
-    [0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF]
-] = True
-_SEPARATOR_SECOND_BYTE[[0xB0, 0xB1, 0xB4, 0xB6, 0xB7, 0xB8, 0xBB, 0xBF]] = True
+# Second bytes of the two-byte UTF-8 characters U+00A0-U+00BF that are punctuation or symbols
+# (no-break space, inverted marks, guillemets, section, middle dot, degree, ...), not the letters
+# and digits of that block (ª µ º ² ³ ¹ ¼ ½ ¾).
+_LATIN1_PUNCTUATION = np.zeros(256, dtype=bool)
+_LATIN1_PUNCTUATION[[0xA0, 0xA1, 0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9, 0xAB, 0xAC]] = True
+_LATIN1_PUNCTUATION[[0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB4, 0xB6, 0xB7, 0xB8, 0xBB, 0xBF]] = True
 
 
-# The class of each byte for _scan_tokens: separator, digit, ASCII letter, or non-ASCII.
-_SEPARATOR, _DIGIT, _LETTER, _HIGH = 0, 1, 2, 3
-_BYTE_CLASS = np.zeros(256, dtype=np.uint8)
-_BYTE_CLASS[ord("0") : ord("9") + 1] = _DIGIT
-_BYTE_CLASS[ord("A") : ord("Z") + 1] = _LETTER
-_BYTE_CLASS[ord("a") : ord("z") + 1] = _LETTER
-_BYTE_CLASS[0x80:] = _HIGH
+def _word_bytes(data: bytes) -> npt.NDArray[np.uint8]:
+    """The UTF-8 bytes with every non-word character turned into spaces (newlines kept).
 
-
-@numba.njit(cache=True, nogil=True)
-def _classify(
-    data: npt.NDArray[np.uint8], classes: npt.NDArray[np.uint8], latin1: npt.NDArray[np.bool_]
-) -> tuple[npt.NDArray[np.uint8], int]:
-    """Per byte: 0 separator, 1 digit, 2 other word byte (the bytes of non-ASCII punctuation
-    are separators); and the number of tokens these make."""
-    out = np.empty(len(data), dtype=np.uint8)
-    size = len(data)
-    count = 0
-    previous = 0
-    at = 0
-    while at < size:
-        kind = classes[data[at]]
-        if kind == 3:
-            lead = data[at]
-            second = data[at + 1] if at + 1 < size else 0
-            width = 0
-            if lead == 0xC2 and latin1[second]:
-                width = 2
-            elif at + 2 < size and (
-                (lead == 0xE2 and (second == 0x80 or second == 0x81))
-                or (lead == 0xE3 and second == 0x80)
-            ):
-                width = 3
-            if width:
-                out[at : at + width] = 0
-                at += width
-                previous = 0
-                continue
-            kind = 2
-        out[at] = kind
-        count += kind != 0 and kind != previous
-        previous = kind
-        at += 1
-    return out, count
-
-
-@numba.njit(cache=True, nogil=True)
-def _scan_tokens(
-    data: npt.NDArray[np.uint8], classes: npt.NDArray[np.uint8], latin1: npt.NDArray[np.bool_]
-) -> tuple[I64Array, I64Array, U64Array, npt.NDArray[np.uint8], npt.NDArray[np.bool_], I64Array]:
-    """Each token's span, hash (as :func:`_hash_spans`), first byte, whether it holds non-ASCII
-    bytes, and its line. A token is a run of word bytes; a digit next to a letter ends one."""
-    kinds, count = _classify(data, classes, latin1)
-    lines = np.empty(count, dtype=np.int64)
-    line = 0
-    starts = np.empty(count, dtype=np.int64)
-    ends = np.empty(count, dtype=np.int64)
-    hashes = np.empty(count, dtype=np.uint64)
-    first_bytes = np.empty(count, dtype=np.uint8)
-    wide = np.zeros(count, dtype=np.bool_)
-    token = -1
-    previous = 0
-    value = np.uint64(0)
-    for at in range(len(kinds) + 1):
-        kind = kinds[at] if at < len(kinds) else 0
-        if kind != previous and previous != 0:
-            ends[token] = at
-            hashes[token] = _finish(value, at - starts[token])
-        if kind == 0:
-            previous = 0
-            if at < len(kinds) and data[at] == 0x0A:
-                line += 1
-            continue
-        byte = data[at]
-        if kind != previous:
-            token += 1
-            starts[token] = at
-            lines[token] = line
-            first_bytes[token] = byte
-            value = np.uint64(0xCBF29CE484222325)
-        if byte >= 0x80:
-            wide[token] = True
-        elif 0x41 <= byte <= 0x5A:
-            byte += 32
-        value = (value ^ np.uint64(byte)) * np.uint64(0x100000001B3)
-        previous = kind
-    return starts, ends, hashes, first_bytes, wide, lines
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _finish(value: np.uint64, length: int) -> np.uint64:
-    """splitmix64's finalizer over the FNV-1a state, the length folded in."""
-    value ^= np.uint64(length) * np.uint64(0x9E3779B97F4A7C15)
-    value ^= value >> np.uint64(30)
-    value *= np.uint64(0xBF58476D1CE4E5B9)
-    value ^= value >> np.uint64(27)
-    value *= np.uint64(0x94D049BB133111EB)
-    return value ^ (value >> np.uint64(31))
-
-
-@numba.njit(cache=True, nogil=True)
-def _hash_spans(data: npt.NDArray[np.uint8], starts: I64Array, ends: I64Array) -> U64Array:
-    """FNV-1a over each span's bytes, ASCII capitals lowered, then :func:`_finish`."""
-    hashes = np.empty(len(starts), dtype=np.uint64)
-    for index in range(len(starts)):
-        value = np.uint64(0xCBF29CE484222325)
-        for position in range(starts[index], ends[index]):
-            byte = data[position]
-            if 0x41 <= byte <= 0x5A:
-                byte += 32
-            value = (value ^ np.uint64(byte)) * np.uint64(0x100000001B3)
-        hashes[index] = _finish(value, ends[index] - starts[index])
-    return hashes
+    Non-word: ASCII other than letters and digits, U+00A0-U+00BF punctuation, General
+    Punctuation (U+2000-U+206F: dashes, curly quotes, ellipsis...) and CJK punctuation
+    (U+3000-U+303F). Other non-ASCII characters count as word characters.
+    """
+    buffer = np.frombuffer(data.translate(_ASCII_WORDS), dtype=np.uint8).copy()
+    # Only lead bytes 0xC2, 0xE2 and 0xE3 can start these characters; look at those alone.
+    leads = np.flatnonzero(buffer[:-2] >= 0xC2)
+    if not len(leads):
+        return buffer
+    lead, second = buffer[leads], buffer[leads + 1]
+    two = leads[(lead == 0xC2) & _LATIN1_PUNCTUATION[second]]
+    three = leads[
+        ((lead == 0xE2) & ((second == 0x80) | (second == 0x81)))
+        | ((lead == 0xE3) & (second == 0x80))
+    ]
+    for offset in range(2):
+        buffer[two + offset] = _SPACE
+    for offset in range(3):
+        buffer[three + offset] = _SPACE
+    return buffer
 
 
 def _kept_lines(text: str) -> str:
@@ -307,23 +230,56 @@ def _kept_lines(text: str) -> str:
     return "\n".join(line for line in lines if line and not _BOILERPLATE_LINE.match(line))
 
 
-@numba.njit(cache=True, nogil=True)
+def _token_bounds(buffer: npt.NDArray[np.uint8]) -> tuple[I64Array, I64Array]:
+    """Start and end of each run of word bytes; a digit next to a letter also splits ("410m" is
+    "410" "m"), so that a number reads the same whatever unit spelling follows it."""
+    word = buffer > _SPACE  # spaces, newlines and nothing else are below it after _word_bytes
+    digit = (buffer - np.uint8(ord("0"))) < 10
+    starts = word.copy()
+    starts[1:] &= ~word[:-1] | (digit[1:] != digit[:-1])
+    ends = word.copy()
+    ends[:-1] &= ~word[1:] | (digit[1:] != digit[:-1])
+    return np.flatnonzero(starts), np.flatnonzero(ends) + 1
+
+
+def _hash_tokens(data: npt.NDArray[np.uint8], starts: I64Array, ends: I64Array) -> U64Array:
+    """A 64-bit hash of each token's bytes, read 8 bytes at a time (most tokens: once).
+
+    Each 8-byte chunk is loaded as one little-endian integer through an unaligned view of the
+    buffer, masked to the token's length, and folded in with splitmix64.
+    """
+    lengths = ends - starts
+    if not len(starts):
+        return np.zeros(0, dtype=np.uint64)
+    padded = np.concatenate([data, np.zeros(8, dtype=np.uint8)])
+    words = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    # Bytes 0-7 of every token, then bytes 8-15 of the longer ones, and so on.
+    chunk_words = words[starts]
+    chunk_words &= _BYTE_MASKS[np.minimum(lengths, 8)]
+    chunk_words ^= lengths.astype(np.uint64) * _SHINGLE_MULTIPLIER
+    hashes = _mix(chunk_words)
+    rows = np.flatnonzero(lengths > 8)
+    chunk = 1
+    while len(rows):
+        remaining = lengths[rows] - 8 * chunk
+        chunk_words = words[starts[rows] + 8 * chunk] & _BYTE_MASKS[np.minimum(remaining, 8)]
+        hashes[rows] = _mix(hashes[rows] ^ chunk_words)
+        rows = rows[remaining > 8]
+        chunk += 1
+    return hashes
+
+
 def _line_hashes(hashes: U64Array, line_of_token: I64Array, lines: int) -> U64Array:
-    """Each line's hash from its tokens' hashes and positions; 0 for a line with no tokens."""
     result = np.zeros(lines, dtype=np.uint64)
-    salt = np.uint64(0x5851F42D4C957F2D)
-    position = 0
-    total = np.uint64(0)
-    for index in range(len(hashes)):
-        line = line_of_token[index]
-        if index and line != line_of_token[index - 1]:
-            result[line_of_token[index - 1]] = _finish(total ^ salt, position)
-            position = 0
-            total = np.uint64(0)
-        total += _finish(hashes[index] + np.uint64(position) * salt, 0)
-        position += 1
-    if len(hashes):
-        result[line_of_token[len(hashes) - 1]] = _finish(total ^ salt, position)
+    if not len(hashes):
+        return result
+    first = np.flatnonzero(np.concatenate([[True], line_of_token[1:] != line_of_token[:-1]]))
+    position = np.arange(len(hashes), dtype=np.int64) - np.repeat(
+        first, np.diff([*first, len(hashes)])
+    )
+    with np.errstate(over="ignore"):
+        terms = _mix(hashes + position.astype(np.uint64) * _LINE_SALT)
+        result[line_of_token[first]] = _mix(np.add.reduceat(terms, first) ^ _LINE_SALT)
     return result
 
 
@@ -553,60 +509,40 @@ def _facts(
     The slot of a fact is the nearest earlier token of the same text that is not a fact ("near"
     in "near Almora", "magnitude" in "magnitude 5.4"); numbers also get a slot from the next
     non-fact word (their unit: "12 kilometres"). A fact is (slot, value): the slot hash's low
-    21 bits above the value hash's low 32 bits (53 bits), sorted and unique per text.
+    21 bits above the value hash's low 32 bits (53 bits; the 11 above them sort by text).
     """
-    edges = np.asarray(bounds, dtype=np.int64)
-    values, offsets = _facts_kernel(hashes, kinds, edges)
-    cuts = offsets.tolist()
-    return [values[a:b] for a, b in itertools.pairwise(cuts)]
-
-
-@numba.njit(cache=True, nogil=True)
-def _facts_kernel(
-    hashes: U64Array, kinds: npt.NDArray[np.uint8], bounds: I64Array
-) -> tuple[U64Array, I64Array]:
-    start_slot = np.uint64(0x632BE59BD9B4E019)
-    next_salt = np.uint64(0x2545F4914F6CDD1D)
-    slot_mask = np.uint64((1 << 21) - 1)
-    low = np.uint64(0xFFFFFFFF)
-    count = 0
-    for index in range(len(kinds)):
-        if kinds[index] != 0:
-            count += 2 if kinds[index] & 2 else 1
-    out = np.empty(count, dtype=np.uint64)
-    offsets = np.zeros(len(bounds), dtype=np.int64)
-    written = 0
-    for text in range(len(bounds) - 1):
-        first, stop = bounds[text], bounds[text + 1]
-        begin = written
-        # The next non-fact word after each position, for the units of numbers.
-        next_plain = start_slot ^ next_salt
-        following = np.empty(stop - first, dtype=np.uint64)
-        for index in range(stop - 1, first - 1, -1):
-            following[index - first] = next_plain
-            if kinds[index] == 0:
-                next_plain = hashes[index] ^ next_salt
-        previous_plain = start_slot
-        for index in range(first, stop):
-            kind = kinds[index]
-            if kind == 0:
-                previous_plain = hashes[index]
-                continue
-            value = hashes[index] & low
-            out[written] = ((previous_plain & slot_mask) << np.uint64(32)) | value
-            written += 1
-            if kind & 2:
-                out[written] = ((following[index - first] & slot_mask) << np.uint64(32)) | value
-                written += 1
-        segment = np.sort(out[begin:written])
-        kept = 0
-        for position in range(len(segment)):
-            if position == 0 or segment[position] != segment[position - 1]:
-                out[begin + kept] = segment[position]
-                kept += 1
-        written = begin + kept
-        offsets[text + 1] = written
-    return out[:written].copy(), offsets
+    texts = len(bounds) - 1
+    facts_at = np.flatnonzero(kinds)
+    plain = np.flatnonzero(kinds == 0)
+    if not len(facts_at):
+        return [np.zeros(0, dtype=np.uint64) for _ in range(texts)]
+    owner = text_of_token[facts_at]
+    values = hashes[facts_at] & _LOW_32
+    before = np.searchsorted(plain, facts_at) - 1
+    after = before + 1
+    previous_slot = np.full(len(facts_at), _START_SLOT, dtype=np.uint64)
+    known = before >= 0
+    known[known] = text_of_token[plain[before[known]]] == owner[known]
+    previous_slot[known] = hashes[plain[before[known]]]
+    numbers = np.flatnonzero(kinds[facts_at] & FACT_NUMBER)
+    following = after[numbers]
+    next_slot = np.full(len(numbers), _START_SLOT ^ _NEXT_SALT, dtype=np.uint64)
+    known = following < len(plain)
+    known[known] = text_of_token[plain[following[known]]] == owner[numbers][known]
+    next_slot[known] = hashes[plain[following[known]]] ^ _NEXT_SALT
+    slots = np.concatenate([previous_slot, next_slot]) & _SLOT_MASK
+    packed = (slots << np.uint64(32)) | np.concatenate([values, values[numbers]])
+    owners = np.concatenate([owner, owner[numbers]])
+    result: list[U64Array] = []
+    # Texts in groups of 2048, so that a text number fits the 11 bits above a fact.
+    for first in range(0, texts, 2048):
+        mine = (owners >= first) & (owners < first + 2048)
+        keyed = np.sort(((owners[mine] - first).astype(np.uint64) << np.uint64(53)) | packed[mine])
+        if len(keyed):
+            keyed = keyed[np.concatenate([[True], keyed[1:] != keyed[:-1]])]
+        cuts = np.searchsorted(keyed >> np.uint64(53), np.arange(min(2049, texts - first + 1)))
+        result += [keyed[a:b] & _FACT_MASK for a, b in itertools.pairwise(cuts.tolist())]
+    return result
 
 
 def minhash_signatures(shingle_sets: Sequence[U64Array], num_perm: int) -> U32Array:
@@ -684,63 +620,25 @@ def fact_agreement(smaller: U64Array, larger: U64Array) -> FactAgreement:
     conflict. A slot is a conflict only when *both* texts fill it with a value the other text has
     nowhere: "magnitude 5.4 ... near Almora" against "magnitude 6.1 ... near Brenvik".
     """
-    conflicts, shared, supported, distinct = _agreement_kernel(smaller, larger)
-    return FactAgreement(conflicts, shared, supported / distinct if distinct else 1.0, distinct)
+    slots_a, values_a = smaller >> np.uint64(32), smaller & _LOW_32
+    slots_b, values_b = larger >> np.uint64(32), larger & _LOW_32
+    distinct_a, distinct_b = np.unique(values_a), np.unique(values_b)
+    a_in_b = _members(values_a, distinct_b)
+    only_a = np.unique(slots_a[~a_in_b])
+    only_b = np.unique(slots_b[~_members(values_b, distinct_a)])
+    conflicts = int(np.count_nonzero(_members(only_a, only_b)))
+    shared = int(np.count_nonzero(_members(np.unique(slots_a), np.unique(slots_b))))
+    supported = int(np.count_nonzero(_members(distinct_a, distinct_b)))
+    support = supported / len(distinct_a) if len(distinct_a) else 1.0
+    return FactAgreement(conflicts, shared, support, len(distinct_a))
 
 
-@numba.njit(cache=True, nogil=True)
-def _agreement_kernel(a: U64Array, b: U64Array) -> tuple[int, int, int, int]:
-    """(conflicting slots, shared slots, distinct values of a found in b, distinct values of a)."""
-    low = np.uint64(0xFFFFFFFF)
-    values_a = np.unique(a & low)
-    values_b = np.unique(b & low)
-    slots_a = a >> np.uint64(32)
-    slots_b = b >> np.uint64(32)
-    in_b = np.zeros(len(values_a), dtype=np.bool_)
-    positions = np.searchsorted(values_b, values_a)
-    supported = 0
-    for index in range(len(values_a)):
-        if positions[index] < len(values_b) and values_b[positions[index]] == values_a[index]:
-            in_b[index] = True
-            supported += 1
-    # Slots where a asserts a value b never mentions, and the same for b; both sorted.
-    only_a = np.unique(
-        np.array(
-            [slots_a[i] for i in range(len(a)) if not _contains(values_b, a[i] & low)],
-            dtype=np.uint64,
-        )
-    )
-    only_b = np.unique(
-        np.array(
-            [slots_b[i] for i in range(len(b)) if not _contains(values_a, b[i] & low)],
-            dtype=np.uint64,
-        )
-    )
-    conflicts = _count_common(only_a, only_b)
-    shared = _count_common(np.unique(slots_a), np.unique(slots_b))
-    return conflicts, shared, supported, len(values_a)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _contains(sorted_values: U64Array, value: np.uint64) -> bool:
-    at = np.searchsorted(sorted_values, value)
-    return bool(at < len(sorted_values) and sorted_values[at] == value)
-
-
-@numba.njit(cache=True, nogil=True)
-def _count_common(a: U64Array, b: U64Array) -> int:
-    """Values in both of two sorted, unique arrays."""
-    i = j = common = 0
-    while i < len(a) and j < len(b):
-        if a[i] == b[j]:
-            common += 1
-            i += 1
-            j += 1
-        elif a[i] < b[j]:
-            i += 1
-        else:
-            j += 1
-    return common
+def _members(values: U64Array, sorted_set: U64Array) -> BoolArray:
+    """Which of ``values`` are in ``sorted_set`` (sorted, unique); np.isin without its set-up."""
+    if not len(sorted_set) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    position = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[position] == values
 
 
 def is_contradicted(agreement: FactAgreement, settings: DedupSettings) -> bool:
@@ -809,59 +707,61 @@ def band_candidates(
 def _shingle_sets(
     flat_tokens: U64Array, lengths: npt.NDArray[np.int64], size: int
 ) -> list[U64Array]:
-    """Each text's distinct shingle hashes, sorted: views into one flat array."""
-    bounds = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    flat, offsets = _shingle_kernel(flat_tokens, bounds, size)
-    return [flat[a:b] for a, b in itertools.pairwise(offsets.tolist())]
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    combined = flat_tokens.copy()
+    padded = np.concatenate([flat_tokens, np.zeros(size, dtype=np.uint64)])
+    scratch = np.empty_like(combined)
+    with np.errstate(over="ignore"):
+        for offset in range(1, size):
+            combined *= _SHINGLE_MULTIPLIER
+            combined += padded[offset : offset + len(flat_tokens)]
+            _mix_in_place(combined, scratch)
+    # Each text's full shingles, sorted in place, then duplicates dropped for all texts at once.
+    counts = np.maximum(lengths - (size - 1), 0)
+    full = counts > 0
+    # A text's last size - 1 positions start no full shingle (nor do all of a shorter text's).
+    tails = ends[:, None] - np.arange(1, size, dtype=np.int64)
+    keep = np.ones(len(combined), dtype=bool)
+    keep[tails[tails >= starts[:, None]]] = False
+    shingled = combined[keep]
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    for start, end in itertools.pairwise(bounds):
+        if end - start > 1:
+            shingled[start:end].sort()
+    first = np.ones(len(shingled), dtype=bool)
+    first[1:] = shingled[1:] != shingled[:-1]
+    first[np.asarray(bounds[:-1], dtype=np.int64)[full]] = True
+    distinct = shingled[first]
+    last = np.maximum(np.asarray(bounds[1:], dtype=np.int64) - 1, 0)
+    distinct_ends: list[int] = np.cumsum(first)[last].tolist() if len(first) else []
+    sets: list[U64Array] = []
+    position = 0
+    for index, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        if end - start >= size:
+            stop = distinct_ends[index]
+            sets.append(distinct[position:stop])
+            position = stop
+        elif end > start:
+            # Shorter than one shingle: the whole text is its only shingle.
+            short = flat_tokens[start]
+            with np.errstate(over="ignore"):
+                for token in flat_tokens[start + 1 : end]:
+                    short = _mix(short * _SHINGLE_MULTIPLIER + token)
+            sets.append(np.asarray([short], dtype=np.uint64))
+        else:
+            sets.append(np.zeros(0, dtype=np.uint64))
+    return sets
 
 
-@numba.njit(cache=True, nogil=True)
-def _shingle_kernel(tokens: U64Array, bounds: I64Array, size: int) -> tuple[U64Array, I64Array]:
-    """Shingle i of a text: its tokens i..i+size-1 combined by multiply-add and splitmix64; a text
-    shorter than one shingle is its own only shingle. Then sorted and unique per text."""
-    texts = len(bounds) - 1
-    total = 0
-    for text in range(texts):
-        length = bounds[text + 1] - bounds[text]
-        total += length - size + 1 if length >= size else (1 if length else 0)
-    out = np.empty(total, dtype=np.uint64)
-    offsets = np.zeros(texts + 1, dtype=np.int64)
-    multiplier = np.uint64(0x9E3779B97F4A7C15)
-    written = 0
-    for text in range(texts):
-        first, stop = bounds[text], bounds[text + 1]
-        begin = written
-        if stop - first >= size:
-            for start in range(first, stop - size + 1):
-                value = tokens[start]
-                for offset in range(1, size):
-                    value = _finish_plain(value * multiplier + tokens[start + offset])
-                out[written] = value
-                written += 1
-        elif stop > first:
-            value = tokens[first]
-            for index in range(first + 1, stop):
-                value = _finish_plain(value * multiplier + tokens[index])
-            out[written] = value
-            written += 1
-        segment = np.sort(out[begin:written])
-        kept = 0
-        for position in range(len(segment)):
-            if position == 0 or segment[position] != segment[position - 1]:
-                out[begin + kept] = segment[position]
-                kept += 1
-        written = begin + kept
-        offsets[text + 1] = written
-    return out[:written].copy(), offsets
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _finish_plain(value: np.uint64) -> np.uint64:
-    value ^= value >> np.uint64(30)
-    value *= np.uint64(0xBF58476D1CE4E5B9)
-    value ^= value >> np.uint64(27)
-    value *= np.uint64(0x94D049BB133111EB)
-    return value ^ (value >> np.uint64(31))
+def _mix_in_place(values: U64Array, scratch: U64Array) -> None:
+    """``values[:] = _mix(values)`` without temporaries."""
+    for shift, multiplier in ((30, _MIX_1), (27, _MIX_2)):
+        np.right_shift(values, np.uint64(shift), out=scratch)
+        values ^= scratch
+        values *= multiplier
+    np.right_shift(values, np.uint64(31), out=scratch)
+    values ^= scratch
 
 
 def _mix(values: U64Array) -> U64Array:
