@@ -90,7 +90,7 @@ def signature_throughput(texts: list[str], settings: DedupSettings) -> None:
     start = time.perf_counter()
     for begin in range(0, n, 2000):
         tokenize(texts[begin : begin + 2000])
-    timed("numba scan over one UTF-8 buffer per batch (chosen)", n, time.perf_counter() - start)
+    timed("numpy over one UTF-8 buffer per batch (chosen)", n, time.perf_counter() - start)
     start = time.perf_counter()
     tokens = [_TOKEN.findall(unicodedata.normalize("NFKC", t).casefold()) for t in texts]
     timed("Python regex, one str per token (before)", n, time.perf_counter() - start)
