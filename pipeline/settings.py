@@ -74,24 +74,58 @@ class DedupSettings(_Strict):
     history_days: int = Field(30, ge=0)
     shingle_size: int = Field(5, ge=1)
     num_perm: int = Field(128, ge=16)
-    # Accepted so that older configs still load; the banding below is what decides candidates.
-    lsh_threshold: float = Field(0.3, gt=0, lt=1)
     # num_perm / lsh_bands rows per band. 32 bands of 4 rows: a pair with Jaccard 0.5 becomes a
     # candidate 87% of the time, 0.67 (a typical edited copy) 99.9%, 0.05 (same event, other
     # words) under 0.1%; see docs/dedup.md for the measured recall.
     lsh_bands: int = Field(32, ge=1)
+    # Extra bands of 2 rows over the first 2 * lsh_brief_bands permutations, so that LSH also
+    # proposes briefs of long stories (Jaccard 0.3-0.5); chosen by measured brief recall.
+    lsh_brief_bands: int = Field(16, ge=0)
     min_jaccard: float = Field(0.5, gt=0, le=1)
     # Truncated copies have a low Jaccard but a high containment.
     min_containment: float = Field(0.8, gt=0, le=1)
     # Containment is only trusted when the smaller text has this many shingles: a few words are
     # contained in many unrelated texts by chance.
     min_containment_shingles: int = Field(20, ge=1)
+    # A brief (a reworded short copy) needs less containment, but then it must carry the story's
+    # facts: at least brief_min_facts distinct fact values, brief_min_fact_support of them also
+    # in the longer text.
+    brief_min_containment: float = Field(0.5, gt=0, le=1)
+    brief_min_facts: int = Field(4, ge=1)
+    brief_min_fact_support: float = Field(0.9, gt=0, le=1)
+    # Fact agreement: a pair is two stories when at least fact_min_conflicts slots conflict (each
+    # text fills the slot with a value the other never mentions) and the conflicts are at least
+    # fact_max_conflict_share of the slots both fill. See docs/dedup.md.
+    fact_min_conflicts: int = Field(1, ge=1)
+    fact_max_conflict_share: float = Field(0.1, ge=0, le=1)
+    # The same test when a near-copy edge would join two stories: each side against the other
+    # story's fullest text, a pair never compared directly (a chain through a truncated copy).
+    fact_chain_conflict_share: float = Field(0.2, ge=0, le=1)
+    # Learned boilerplate: a line held by at least this many articles of one source, making at
+    # least this share of the source's articles (today and the index days together).
+    boilerplate_min_articles: int = Field(4, ge=2)
+    boilerplate_min_share: float = Field(0.1, gt=0, le=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "lsh_threshold" in data:
+            raise ValueError(
+                "lsh_threshold: no longer used, remove it; candidates are set by lsh_bands and "
+                "lsh_brief_bands"
+            )
+        return data
 
     @model_validator(mode="after")
     def _bands_divide_permutations(self) -> DedupSettings:
         if self.num_perm % self.lsh_bands:
             raise ValueError(
                 f"num_perm ({self.num_perm}) must be a multiple of lsh_bands ({self.lsh_bands})"
+            )
+        if 2 * self.lsh_brief_bands > self.num_perm:
+            raise ValueError(
+                f"lsh_brief_bands ({self.lsh_brief_bands}) needs 2 permutations each, more than "
+                f"num_perm ({self.num_perm})"
             )
         return self
 

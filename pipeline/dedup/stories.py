@@ -20,23 +20,31 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 
 from pipeline.dedup.fingerprint import (
+    BoilerplateHistory,
+    FactAgreement,
     Fingerprints,
     U32Array,
+    U64Array,
     band_candidates,
     estimated_similarity,
     exact_similarity,
-    fingerprint,
+    fact_agreement,
+    fingerprint_by_source,
+    is_contradicted,
     is_near_copy,
 )
-from pipeline.fetch.urls import canonicalize
+from pipeline.fetch.urls import canonicalize as _canonicalize_url
 from pipeline.models import Article, Reject, StoryAssignment
 from pipeline.settings import DedupSettings
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+# Each URL is canonicalized several times per run (collapse, grouping, ranking); it is pure.
+canonicalize = lru_cache(maxsize=1 << 16)(_canonicalize_url)
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class PriorRow:
     published_at: datetime | None
     shingle_count: int
     signature: U32Array | None  # None when written under another signature scheme
+    facts: U64Array | None = None  # None when written under another signature scheme
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,19 @@ class PriorMatches:
 def deduplicate(articles: list[Article], settings: DedupSettings) -> DedupResult:
     """Deduplicate one batch on its own, with no memory of earlier runs."""
     unique, rejects = _collapse_canonical_urls(articles)
-    fingerprints = fingerprint([a.text for a in unique], settings)
+    fingerprints, _ = fingerprint_articles(unique, settings)
     assignments = assign_stories(unique, fingerprints, settings, PriorMatches())
     return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
+
+
+def fingerprint_articles(
+    articles: list[Article], settings: DedupSettings, history: BoilerplateHistory | None = None
+) -> tuple[Fingerprints, list[U64Array]]:
+    """Fingerprints with each source's learned boilerplate dropped, and the recurring line keys
+    of each article (what the index keeps for later days to learn from)."""
+    return fingerprint_by_source(
+        [a.text for a in articles], [a.source for a in articles], settings, history
+    )
 
 
 def collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
@@ -112,16 +131,50 @@ def assign_stories(
         if url:
             forest.union(index, by_url.setdefault(canonicalize(url), index))
 
+    counts = fp.shingle_counts
+
+    def facts_of(node: int) -> tuple[U64Array | None, int]:
+        if node < count:
+            return fp.facts[node], counts[node]
+        row = prior.rows[prior_ids[node - count]]
+        return row.facts, row.shingle_count
+
+    chain_settings = settings.model_copy(
+        update={"fact_max_conflict_share": settings.fact_chain_conflict_share}
+    )
+
+    def bridges_a_contradiction(a: int, b: int) -> bool:
+        """Whether joining a's story and b's would put two disagreeing texts in one story.
+
+        Each edge was checked on its own; a chain (a report, a truncated copy that dropped the
+        facts, another report of the same template) is checked here: each side against the
+        fullest text of the other side, the one that states the most.
+        """
+        for one, other in ((a, b), (b, a)):
+            facts_one, size_one = facts_of(one)
+            fullest = max(forest.members(other), key=lambda node: (facts_of(node)[1], -node))
+            facts_full, size_full = facts_of(fullest)
+            if facts_one is None or facts_full is None or fullest == other:
+                continue
+            pair = (facts_one, facts_full) if size_one <= size_full else (facts_full, facts_one)
+            # Two texts never compared as a pair: edits on both sides add noise, hence a share
+            # of its own (fact_chain_conflict_share).
+            if is_contradicted(fact_agreement(*pair), chain_settings):
+                return True
+        return False
+
     representatives = sorted(set(representative.values()))
     for i, j in band_candidates(fp.band_keys, representatives, fp.shingle_sets):
         if forest.find(i) == forest.find(j):
             continue
         jaccard, containment = exact_similarity(fp.shingle_sets[i], fp.shingle_sets[j])
-        smaller = min(len(fp.shingle_sets[i]), len(fp.shingle_sets[j]))
-        if is_near_copy(jaccard, containment, smaller, settings):
+        small, large = sorted((i, j), key=lambda row: (len(fp.shingle_sets[row]), row))
+        agreement = fact_agreement(fp.facts[small], fp.facts[large])
+        if is_near_copy(
+            jaccard, containment, len(fp.shingle_sets[small]), settings, agreement
+        ) and not bridges_a_contradiction(i, j):
             forest.union(i, j)
 
-    counts = fp.shingle_counts
     for index, prior_id, exact in prior.edges:
         node = node_of_prior[prior_id]
         if forest.find(index) == forest.find(node):
@@ -134,7 +187,19 @@ def assign_stories(
                 fp.signatures[index], row.signature, counts[index], row.shingle_count
             )
             smaller = min(counts[index], row.shingle_count)
-            if not is_near_copy(jaccard, containment, smaller, settings):
+            prior_agreement: FactAgreement | None = None
+            if row.facts is not None:
+                today_smaller = counts[index] <= row.shingle_count
+                prior_agreement = fact_agreement(
+                    *(
+                        (fp.facts[index], row.facts)
+                        if today_smaller
+                        else (row.facts, fp.facts[index])
+                    )
+                )
+            if not is_near_copy(jaccard, containment, smaller, settings, prior_agreement):
+                continue
+            if bridges_a_contradiction(index, node):
                 continue
         forest.union(index, node)
 
@@ -216,6 +281,12 @@ def story_id_for(canonical_article_id: str) -> str:
 class _UnionFind:
     def __init__(self, size: int) -> None:
         self.parent = list(range(size))
+        self._members: dict[int, list[int]] = {}
+
+    def members(self, node: int) -> list[int]:
+        """The nodes of ``node``'s set, in the order they joined it."""
+        root = self.find(node)
+        return self._members.get(root, [root])
 
     def find(self, node: int) -> int:
         parent = self.parent
@@ -227,7 +298,11 @@ class _UnionFind:
     def union(self, a: int, b: int) -> None:
         root_a, root_b = self.find(a), self.find(b)
         if root_a != root_b:
-            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+            kept, joined = min(root_a, root_b), max(root_a, root_b)
+            self.parent[joined] = kept
+            merged = self._members.pop(kept, [kept])
+            merged += self._members.pop(joined, [joined])
+            self._members[kept] = merged
 
 
 def _collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
