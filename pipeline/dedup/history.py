@@ -218,11 +218,12 @@ def find_prior_matches(
     mask = np.uint64((1 << _BITMAP_BITS) - 1)
     bits = (distinct_keys & mask).astype(np.int64)
     np.bitwise_or.at(bitmap, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
-    hash_of = pa.array(fp.content_hashes, pa.string())
     id_of = pa.array([a.article_id for a in unique], pa.string())
     today_by_hash: dict[str, list[int]] = {}
     for index, digest in enumerate(fp.content_hashes):
-        today_by_hash.setdefault(digest, []).append(index)
+        if len(fp.shingle_sets[index]):  # wordless texts all hash alike: not a copy's evidence
+            today_by_hash.setdefault(digest, []).append(index)
+    hash_of = pa.array(sorted(today_by_hash), pa.string())
     today_by_id = {a.article_id: index for index, a in enumerate(unique)}
 
     # Pass 1, per file: the light columns only; which rows are hit, by which of today's rows.

@@ -125,8 +125,11 @@ def assign_stories(
     representative: dict[str, int] = {}
     by_url: dict[str, int] = {}
     for index, article in enumerate(unique):
-        first = representative.setdefault(fp.content_hashes[index], index)
-        forest.union(index, first)
+        # A text with no words hashes like every other wordless text: that is no evidence of a
+        # copy, so only the URL layer may group it.
+        if len(fp.shingle_sets[index]):
+            first = representative.setdefault(fp.content_hashes[index], index)
+            forest.union(index, first)
         url = article.canonical_url or article.url
         if url:
             forest.union(index, by_url.setdefault(canonicalize(url), index))

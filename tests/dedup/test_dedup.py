@@ -103,3 +103,13 @@ def by_url_order(result: DedupResult) -> list[StoryAssignment]:
     """The result's story assignments, in the order of their articles' URLs."""
     pairs = sorted(zip(result.articles, result.assignments, strict=True), key=lambda p: p[0].url)
     return [assignment for _, assignment in pairs]
+
+
+def test_texts_without_words_never_merge_by_their_empty_hash() -> None:
+    rows = [
+        article(f"https://{host}.example/empty", text, hour=8)
+        for host, text in (("a", "— …"), ("b", "!!! ???"), ("c", "***"))
+    ]
+    result = deduplicate(rows, DedupSettings())
+    assert len({s.story_id for s in result.assignments}) == 3
+    assert not any(s.is_duplicate for s in result.assignments)
