@@ -53,6 +53,8 @@ ROW_GROUP_SIZE = 20_000
 LOCK_TIMEOUT_SECONDS = 15 * 60
 #: Another run's hand-over folder (extract -> publish) this old is a killed run's, not a live one.
 STALE_RUN_SECONDS = 6 * 3600
+#: On an object store (no lock), an unnamed data file this old is a dead writer's, not in flight.
+STALE_UPLOAD_SECONDS = 3600
 MANIFEST_VERSION = 1
 #: Tests set these to stop a writer just before a named step (then kill it): see _checkpoint.
 PAUSE_AT_ENV = "NEWSINGEST_TEST_PAUSE_AT"
@@ -272,7 +274,9 @@ class DatasetStore:
             finally:
                 root.delete_dir(staging)
             _checkpoint("cleanup")
-            self._remove_leftovers(window, manifest)
+            # The manifest as it is now: on an object store another writer may have committed
+            # since, and its files are the published ones.
+            self._remove_leftovers(window, self.committed(window))
         return manifest
 
     def write_partition(
@@ -391,8 +395,15 @@ class DatasetStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _remove_leftovers(self, window: RunWindow, manifest: DayManifest | None) -> None:
-        """Under the day lock: remove what no manifest names (a killed writer's files)."""
+        """Remove what no manifest names: a killed writer's files, superseded versions.
+
+        Locally this runs under the day lock, so nothing unnamed is still being written. An object
+        store has no lock: another writer's upload in flight is unnamed until it commits, so
+        only files older than ``STALE_UPLOAD_SECONDS`` are removed there.
+        """
         root = self.root
+        min_age = 0.0 if root.is_local else STALE_UPLOAD_SECONDS
+        now = time.time()
         named = {entry.file for entry in manifest.tables.values()} if manifest else set()
         tables = set(manifest.tables) if manifest else set()
         tables |= {name for name in root.list("") if not name.startswith(("_", "."))}
@@ -401,8 +412,11 @@ class DatasetStore:
             for name in root.list(directory):
                 relative = f"{directory}/{name}"
                 if relative not in named and layout.is_partition_data(name):
-                    root.delete_file(relative)
-        root.delete_dir(layout.day_staging_dir(window))
+                    age = root.age_seconds(relative, now) if min_age else None
+                    if not min_age or (age is not None and age > min_age):
+                        root.delete_file(relative)
+        if root.is_local:
+            root.delete_dir(layout.day_staging_dir(window))
         # Small files are written as a dot-file then renamed; a kill in between leaves the dot-file.
         days_dir, manifest_name = layout.day_manifest_file(window).rsplit("/", 1)
         for folder, prefix in (
