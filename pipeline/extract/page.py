@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
+from pipeline.extract.blocks import ScoredBlock
 from pipeline.extract.body import (
     DEFAULT_OPTIONS,
     ExtractionOptions,
@@ -86,6 +87,21 @@ def _paragraphs_from_hint(hint: str) -> list[str]:
     return [p for line in hint.splitlines() if (p := normalize_text(line))]
 
 
+def extract_blocks(
+    html: str | bytes, url: str, *, options: ExtractionOptions = DEFAULT_OPTIONS
+) -> list[ScoredBlock]:
+    """Every text block of the page with its features, as the block classifier sees them.
+
+    For training the classifier (``bench/train_blocks.py``): features are computed with
+    ``options.block_model``'s hash size even when its weights are empty.
+    """
+    soup = _parse(html)
+    md = extract_metadata(soup, url, options=options)
+    hint = md.article_body
+    usable_hint = hint if hint and word_count(hint) >= options.min_hint_words else None
+    return extract_body(soup, options, hint=usable_hint, title=md.title).blocks
+
+
 def extract_article(
     html: str | bytes,
     url: str,
@@ -109,7 +125,7 @@ def extract_article(
 
     hint = md.article_body
     usable_hint = hint if hint and word_count(hint) >= options.min_hint_words else None
-    body = extract_body(soup, options, hint=usable_hint)
+    body = extract_body(soup, options, hint=usable_hint, title=md.title)
     provenance = dict(md.provenance)
     paragraphs = body.paragraphs
     prose_words = body.prose_words
