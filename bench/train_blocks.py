@@ -51,7 +51,7 @@ HASH_DIMENSIONS = 0
 L2 = 1.0
 SNIPPET_WEIGHT = 0.1
 ADD_THRESHOLD = 0.6
-DROP_THRESHOLD = 0.25
+DROP_THRESHOLD = 0.1
 NEWTON_STEPS = 25
 
 
@@ -128,7 +128,7 @@ def collect(sets: Iterable[BenchSet], hash_dimensions: int) -> list[LabelledBloc
             else:
                 labels = _snippet_labels(page, texts)
             for block, (label, weight) in zip(blocks, labels, strict=True):
-                if weight > 0 and block.kind != "h1":
+                if weight > 0 and block.is_scorable:
                     rows.append(LabelledBlock(page.id, page.site, block.features, label, weight))
     return rows
 

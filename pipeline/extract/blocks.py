@@ -90,6 +90,25 @@ class ScoredBlock:
     def link_density(self) -> float:
         return self.link_chars / len(self.text) if self.text else 0.0
 
+    @property
+    def is_scorable(self) -> bool:
+        """Whether the classifier scores it: the rules kept it, or it passes the filters."""
+        return self.kind != "h1" and (self.rule_keep or self.passes_filters)
+
+    @property
+    def is_candidate(self) -> bool:
+        """Whether the classifier can keep it at all.
+
+        A block the rules kept can be dropped. A block they left out can be added back only when
+        it passes the paragraph filters (a timestamp line, a link list or a "Read more" stays out)
+        and is not inside boilerplate named by class/id or ARIA role (an ad slot or a newsletter
+        box inside the story stays out). By site-CV F1, letting the model override those too
+        loses precision. The headline (h1) is never body text.
+        """
+        if not self.is_scorable:
+            return False
+        return self.rule_keep or not (self.context.in_boilerplate and self.context.negative > 0)
+
 
 FURNITURE_TAGS: tuple[str, ...] = (
     "nav", "aside", "footer", "header", "form", "figure", "menu", "li", "table", "article",
@@ -150,6 +169,9 @@ def add_features(
                 kept_under[key] = kept_under.get(key, 0) + len(block.text)
     chars_before = 0
     for i, block in enumerate(blocks):
+        chars_before += len(block.text)
+        if not block.is_scorable:
+            continue  # BlockModel.keeps() drops it whatever its features say
         ctx = block.context
         f = _text_features(block.text)
         f["bias"] = 1.0
@@ -175,8 +197,7 @@ def add_features(
         for name in ctx.furniture:
             f[f"in={name}"] = 1.0
         # Position on the page and relative to the container, the rule-kept span and the title.
-        f["position"] = chars_before / total_chars
-        chars_before += len(block.text)
+        f["position"] = (chars_before - len(block.text)) / total_chars
         f["before_container"] = 1.0 if i < first_in else 0.0
         f["after_container"] = 1.0 if i > last_in else 0.0
         f["before_kept"] = 1.0 if i < first_kept else 0.0
@@ -234,17 +255,19 @@ class BlockModel:
     hash_dimensions: int = 0
     info: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
-    def keeps(self, block: ScoredBlock) -> bool:
+    def keeps(self, block: ScoredBlock, fallback: bool = False) -> bool:
+        """The verdict on a scored block; ``fallback`` lifts the boilerplate veto."""
+        if not (block.is_scorable if fallback else block.is_candidate):
+            return False
         if block.rule_keep:
             return block.probability >= self.drop_threshold
-        # Only blocks the rules left out for where they sit are added back: a timestamp line,
-        # a link list or a "Read more" the paragraph filters caught stays out (by CV F1 on both
-        # sets, letting the model override those filters too loses precision).
-        return block.passes_filters and block.probability >= self.add_threshold
+        return block.probability >= self.add_threshold
 
     def probability(self, features: dict[str, float]) -> float:
-        weights = self.weights
-        z = sum(weights.get(name, 0.0) * value for name, value in features.items())
+        get = self.weights.get
+        z = 0.0
+        for name, value in features.items():
+            z += get(name, 0.0) * value
         if z < -30:
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))

@@ -283,6 +283,7 @@ class Body:
     teasers: int = 0  # linked headlines inside the container
     blocks_seen: int = 0
     blocks: list[ScoredBlock] = field(default_factory=list)  # every block, for training
+    paywall_marker: bool = False  # an element carries paywall vocabulary (see PAYWALL_TOKENS)
 
     @property
     def text(self) -> str:
@@ -301,6 +302,11 @@ def normalize_text(text: str) -> str:
     """NFC, no invisible characters, whitespace collapsed to single spaces, stripped."""
     text = unicodedata.normalize("NFC", text).translate(INVISIBLE_CHARS)
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def _collapsed_length(text: str) -> int:
+    """len(normalize_text(text)) up to invisible characters, without the cost of normalizing."""
+    return len(" ".join(text.split()))
 
 
 def word_count(text: str) -> int:
@@ -537,6 +543,7 @@ class TreeStats:
     text: dict[int, int] = field(default_factory=dict)
     links: dict[int, int] = field(default_factory=dict)
     order: list[Tag] = field(default_factory=list)  # the tags walked, document order
+    paywall_marker: bool = False  # some element of the page carries paywall vocabulary
 
     def prose(self, tag: Tag) -> int:
         """Characters outside links: what a content wrapper holds and a menu does not."""
@@ -621,7 +628,21 @@ def find_boilerplate(
     boilerplate is found, unless it wraps the text of the page. The statistics returned describe
     the tree without that boilerplate; the block classifier still sees its text.
     """
-    stats, dropped = walk_tree(soup, _always_drop)
+    paywall = False
+
+    def first_drop(tag: Tag) -> bool:
+        # The walk visits every tag once: the place to look for paywall vocabulary too.
+        nonlocal paywall
+        if not paywall:
+            raw = _attr_string(tag)
+            paywall = bool(raw) and _vocabulary(raw).paywall
+        if not _always_drop(tag):
+            return False
+        if not paywall:  # markers inside dropped subtrees count too (hidden paywall overlays)
+            paywall = has_paywall_marker(soup, iter_tags(tag))
+        return True
+
+    stats, dropped = walk_tree(soup, first_drop)
     _extract_all(dropped)
 
     total = stats.prose(soup) or 1
@@ -631,7 +652,7 @@ def find_boilerplate(
     anchors = [
         tag
         for tag in stats.order
-        if _is_strong_body(tag) and stats.prose(tag) / total > options.protect_marker_ratio
+        if stats.prose(tag) / total > options.protect_marker_ratio and _is_strong_body(tag)
     ]
     scores = score_candidates(soup, options, stats)
     if scores:
@@ -651,7 +672,9 @@ def find_boilerplate(
             return False
         return stats.prose(tag) / total <= options.protect_text_ratio
 
-    return walk_tree(soup, drop)
+    cleaned, boilerplate = walk_tree(soup, drop)
+    cleaned.paywall_marker = paywall
+    return cleaned, boilerplate
 
 
 def strip_boilerplate(
@@ -911,13 +934,23 @@ def emit_blocks(nodes: Iterable[Tag]) -> list[Block]:
     return out.blocks
 
 
+def _one_pattern(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
+    """The patterns as one alternation: one scan of the text instead of one per pattern."""
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
+
+
+_BOILERPLATE_LINE = _one_pattern(BOILERPLATE_LINE_PATTERNS)
+_TRAILER = _one_pattern(TRAILER_PATTERNS)
+
+
+@lru_cache(maxsize=8192)
 def is_boilerplate_line(text: str) -> bool:
     words = word_count(text)
-    if words <= BOILERPLATE_LINE_MAX_WORDS and any(
-        p.search(text) for p in BOILERPLATE_LINE_PATTERNS
-    ):
+    if words > TRAILER_MAX_WORDS:
+        return False
+    if words <= BOILERPLATE_LINE_MAX_WORDS and _BOILERPLATE_LINE.search(text):
         return True
-    return words <= TRAILER_MAX_WORDS and any(p.search(text) for p in TRAILER_PATTERNS)
+    return _TRAILER.search(text) is not None
 
 
 class TextBlock(Protocol):
@@ -992,11 +1025,23 @@ def _count_teasers(nodes: Iterable[Tag], stats: TreeStats) -> int:
     return teasers
 
 
+def _is_address_link(link: Tag) -> bool:
+    contents = link.contents
+    if len(contents) == 1 and type(contents[0]) is NavigableString:
+        text: str = contents[0]
+    elif not contents:
+        return False
+    else:
+        text = link.get_text()
+    return ADDRESS_LINK_TEXT.match(text) is not None
+
+
 class _ScoredEmitter:
     """One walk over the whole page: every text block, with where it sits in the tree."""
 
-    def __init__(self, container: list[Tag], boilerplate: set[int]) -> None:
+    def __init__(self, container: list[Tag], boilerplate: set[int], track_tokens: bool) -> None:
         self.blocks: list[ScoredBlock] = []
+        self.track_tokens = track_tokens  # only a model with hashed features reads them
         self.container = {id(t) for t in container}
         self.boilerplate = boilerplate
         # The container's ancestors: how far up a block must go to meet the container.
@@ -1027,10 +1072,10 @@ class _ScoredEmitter:
         if self.link_depth:
             if not self._parts or not "".join(self._parts).strip():
                 self._starts_in_link = True
-            self._link_chars += len(normalize_text(text))
+            self._link_chars += _collapsed_length(text)
         self._parts.append(text)
         if self.time_depth:
-            self._time_chars += len(normalize_text(text))
+            self._time_chars += _collapsed_length(text)
 
     def flush(self) -> None:
         if self._parts:
@@ -1084,7 +1129,7 @@ class _ScoredEmitter:
             negative = vocab.negative or _role_is_boilerplate(tag)
             strong = vocab.strong_body or tag.attrs.get("itemprop") == "articleBody"
             furniture = name in self.furniture
-            address = name == "a" and ADDRESS_LINK_TEXT.match(tag.get_text()) is not None
+            address = name == "a" and _is_address_link(tag)
             meets = key in self.container_ancestors
             # Enter.
             if meets:
@@ -1097,7 +1142,8 @@ class _ScoredEmitter:
             self.depth += 1
             if furniture:
                 self.furniture[name] += 1
-            if raw:
+            tracked = bool(raw) and self.track_tokens
+            if tracked:
                 self.tokens.append(_tokens(raw))
             if name == "a" and not address:
                 self.link_depth += 1
@@ -1121,7 +1167,7 @@ class _ScoredEmitter:
                 self.link_depth -= 1
             elif name == "time":
                 self.time_depth -= 1
-            if raw:
+            if tracked:
                 self.tokens.pop()
             if furniture:
                 self.furniture[name] -= 1
@@ -1136,10 +1182,10 @@ class _ScoredEmitter:
 
 
 def emit_scored_blocks(
-    root: Tag, container: Iterable[Tag], boilerplate: Iterable[Tag]
+    root: Tag, container: Iterable[Tag], boilerplate: Iterable[Tag], track_tokens: bool = False
 ) -> list[ScoredBlock]:
     """Every text block under ``root`` in document order, each with its tree context."""
-    out = _ScoredEmitter(list(container), {id(t) for t in boilerplate})
+    out = _ScoredEmitter(list(container), {id(t) for t in boilerplate}, track_tokens)
     out.walk(root, "p")
     out.flush()
     return out.blocks
@@ -1173,24 +1219,30 @@ def extract_body(
     top, scores = choose_container(soup, options, hint, cleaned)
     nodes = _merge_siblings(top, scores, options, cleaned)
 
-    blocks = emit_scored_blocks(soup, nodes, boilerplate)
+    model = None if options.rules_only else (options.block_model or shipped_model())
+    track_tokens = model is not None and model.hash_dimensions > 0
+    blocks = emit_scored_blocks(soup, nodes, boilerplate, track_tokens)
     for block in blocks:
         ctx = block.context
         block.passes_filters = keep_block(block, options)
         block.rule_keep = ctx.in_container and not ctx.in_boilerplate and block.passes_filters
-    model = None if options.rules_only else (options.block_model or shipped_model())
     if model is None:
         kept = [b for b in blocks if b.rule_keep]
     else:
         add_features(
             blocks,
             _title_index(blocks, title),
-            [is_boilerplate_line(b.text) for b in blocks],
+            [b.is_scorable and is_boilerplate_line(b.text) for b in blocks],
             model.hash_dimensions,
         )
         for block in blocks:
-            block.probability = model.probability(block.features)
-        kept = [b for b in blocks if b.kind != "h1" and model.keeps(b)]
+            if block.is_scorable:
+                block.probability = model.probability(block.features)
+        kept = [b for b in blocks if model.keeps(b)]
+        if sum(word_count(b.text) for b in kept) < options.min_article_words:
+            # Next to nothing outside named boilerplate: the page wraps its story in a
+            # "widget" or "sidebar" of its own. Let the classifier choose among all blocks.
+            kept = [b for b in blocks if model.keeps(b, fallback=True)]
 
     paragraphs = list(_dedupe(b.text for b in kept))
     prose = sum(word_count(b.text) * (1.0 - b.link_density) for b in kept)
@@ -1208,4 +1260,5 @@ def extract_body(
         teasers=_count_teasers(nodes, cleaned),
         blocks_seen=len([b for b in in_container if b.kind != "heading"]),
         blocks=blocks,
+        paywall_marker=cleaned.paywall_marker,
     )

@@ -14,7 +14,6 @@ from pipeline.extract.body import (
     DEFAULT_OPTIONS,
     ExtractionOptions,
     extract_body,
-    has_paywall_marker,
     iter_tags,
     normalize_text,
     strip_raw_html,
@@ -22,6 +21,7 @@ from pipeline.extract.body import (
 )
 from pipeline.extract.decode import decode_html
 from pipeline.extract.metadata import detect_language, extract_metadata
+from pipeline.extract.tree import parse_html
 
 _WORDS = re.compile(r"\w+")
 
@@ -74,7 +74,8 @@ def _parse(html: str | bytes) -> BeautifulSoup:
             warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
             # Splitting class="a b" into lists costs parse time and nothing here needs it:
             # class/id vocabulary is matched on the raw attribute string.
-            return BeautifulSoup(strip_raw_html(html), "lxml", multi_valued_attributes=None)
+            # parse_html gives the tree BeautifulSoup(html, "lxml") would, at about twice the speed.
+            return parse_html(strip_raw_html(html))
     except Exception as exc:  # lxml/bs4 raise assorted types on pathological input
         raise ExtractionError("unparseable", f"{type(exc).__name__}: {exc}") from exc
 
@@ -119,9 +120,8 @@ def extract_article(
     if not tags:
         raise ExtractionError("unparseable", "no elements in document")
 
-    # Metadata and paywall markers first: body extraction strips scripts and boilerplate.
+    # Metadata first: body extraction strips scripts and boilerplate.
     md = extract_metadata(soup, url, fetched_at=fetched_at, options=options, tags=tags)
-    paywalled = md.accessible_for_free is False or has_paywall_marker(soup, tags)
 
     hint = md.article_body
     usable_hint = hint if hint and word_count(hint) >= options.min_hint_words else None
@@ -168,6 +168,7 @@ def extract_article(
         if language:
             provenance["language"] = "detected"
 
+    paywalled = md.accessible_for_free is False or body.paywall_marker
     is_truncated = paywalled and word_count(text) <= options.truncated_max_words
     return Extraction(
         title=md.title,

@@ -308,7 +308,14 @@ CONCURRENT_WRITER = textwrap.dedent(
 def test_two_concurrent_writers_of_one_day_leave_exactly_one_set_of_rows(tmp_path: Path) -> None:
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", CONCURRENT_WRITER, str(tmp_path), tag, str(REPO / "tests" / "storage")],
+            [
+                sys.executable,
+                "-c",
+                CONCURRENT_WRITER,
+                str(tmp_path),
+                tag,
+                str(REPO / "tests" / "storage"),
+            ],
             cwd=REPO,
         )
         for tag in ("a", "b")
