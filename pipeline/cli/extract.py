@@ -8,16 +8,20 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from pipeline.extract.decode import decode_html
 from pipeline.extract.page import ExtractionError, extract_article
+from pipeline.fetch.urls import canonicalize, url_hash
 
+_WORD = re.compile(r"\w+")  # the stage's word count
 # File name endings stripped to make a page's id, longest first.
 PAGE_SUFFIXES: tuple[str, ...] = (".html.gz", ".htm.gz", ".html", ".htm")
 
@@ -51,12 +55,21 @@ def _read(path: Path) -> bytes:
     return body
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
 def extract_file(path: Path, url: str | None = None) -> dict[str, Any]:
-    """One output record for ``path``: the article's fields, or ``error`` when there is none."""
+    """One output record for ``path``: what the extract stage stores for the page, or why not.
+
+    ``rejected`` is on every line. A rejected page carries ``error: {reason, detail}`` (the
+    reasons the stage records: ``not_an_article``, ``empty_extraction``, ``unparseable``, or
+    ``unreadable`` for a file that cannot be read) in place of the article fields.
+    """
     page_url = url or path.resolve().as_uri()
-    record: dict[str, Any] = {"id": page_id(path), "url": page_url}
+    record: dict[str, Any] = {"id": page_id(path), "url": page_url, "rejected": True}
     try:
-        html, _charset = decode_html(_read(path), None)
+        html, charset = decode_html(_read(path), None)
     except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a gzip cut short
         record["error"] = {"reason": "unreadable", "detail": f"{type(exc).__name__}: {exc}"}
         return record
@@ -65,13 +78,27 @@ def extract_file(path: Path, url: str | None = None) -> dict[str, Any]:
     except ExtractionError as exc:
         record["error"] = {"reason": exc.reason, "detail": str(exc)}
         return record
-    published = article.published_at
+    # As the extract stage does (pipeline/extract/stage.py): the id is the hash of the canonical
+    # URL, which is the page's own canonical link, else its address, canonicalized.
+    canonical_url = canonicalize(article.canonical_url or page_url)
     record.update(
+        rejected=False,
+        article_id=url_hash(canonical_url),
+        canonical_url=canonical_url,
         title=article.title,
         text=article.text,
+        word_count=len(_WORD.findall(article.text)),
         authors=article.authors,
-        published_at=published.isoformat().replace("+00:00", "Z") if published else None,
+        published_at=_iso(article.published_at),
+        modified_at=_iso(article.modified_at),
         language=article.language,
+        description=article.description,
+        section=article.section,
+        tags=article.tags,
+        top_image=article.top_image,
+        is_truncated=article.is_truncated,
+        charset=charset,
+        provenance=article.provenance,
     )
     return record
 

@@ -48,6 +48,7 @@ class ExtractionOptions:
     # A block shorter than this does not vote for its ancestors (captions, labels, buttons).
     min_block_chars: int = 25
     # Fewer words of non-link prose than this and the page is not an article.
+    # (40 before the block classifier; trafilatura-dev has real articles of 11 to 38 words.)
     min_article_words: int = 10
     # A paragraph whose characters are more than this share link text is navigation.
     max_block_link_density: float = 0.65
@@ -70,6 +71,9 @@ class ExtractionOptions:
     listing_teaser_ratio: float = 0.5
     # A container whose text is mostly link text is a listing, not an article.
     listing_link_density: float = 0.5
+    # ... unless this many words of prose survive: then the linked headlines are a related-
+    # stories block inside an article (the block classifier has already dropped them).
+    listing_max_prose_words: int = 150
     # Language detection needs at least this many words of text to be trusted.
     min_language_words: int = 30
     # Dates later than fetched_at by more than this are rejected as bogus.

@@ -150,8 +150,10 @@ def extract_article(
             "not_an_article",
             f"body is mostly links (link density {body.container_link_density:.2f})",
         )
-    if body.teasers >= options.listing_min_teasers and body.teasers >= (
-        options.listing_teaser_ratio * max(body.blocks_seen, 1)
+    if (
+        body.teasers >= options.listing_min_teasers
+        and body.teasers >= options.listing_teaser_ratio * max(body.blocks_seen, 1)
+        and prose_words <= options.listing_max_prose_words
     ):
         raise ExtractionError(
             "not_an_article", f"{body.teasers} linked headlines among {body.blocks_seen} blocks"
