@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--whole-process", action="store_true", help="also time whole processes")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
     parser.add_argument("--no-trafilatura", action="store_true", help="skip trafilatura")
+    parser.add_argument(
+        "--cv-only", action="store_true", help="only the site-CV figures (the CI gate's run)"
+    )
     parser.add_argument("--worst", type=int, default=0, help="list our N worst pages per set")
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV, help="per-page scores (CSV)")
     parser.add_argument(
@@ -211,10 +214,12 @@ def main(argv: list[str] | None = None) -> int:
         rules_score = score_set(bench, rules[bench.name])
         previous_score = score_set(bench, previous[bench.name])
         reasons = dict(rejects[bench.name])
-        print(_line("ours (fitted)", ours_score, f"  rejected {reasons or 0}"))
+        if not args.cv_only:
+            print(_line("ours (fitted)", ours_score, f"  rejected {reasons or 0}"))
         print(_line("ours, site CV", cv_score))
-        print(_line("rules only", rules_score))
-        print(_line("previous", previous_score))
+        if not args.cv_only:
+            print(_line("rules only", rules_score))
+            print(_line("previous", previous_score))
         theirs_score = score_set(bench, theirs[bench.name]) if theirs else None
         if theirs_score:
             print(_line("trafilatura", theirs_score))
@@ -222,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         regressions = [
             p for p in bench.pages if cv_score.per_page[p.id] < previous_score.per_page[p.id] - 0.2
         ]
-        print(f"  pages > 0.2 F1 below the previous extractor (site CV): {len(regressions)}")
+        if args.cv_only:
+            regressions = []
+        if not args.cv_only:
+            print(f"  pages > 0.2 F1 below the previous extractor (site CV): {len(regressions)}")
         for page in regressions:
             print(
                 f"    {page.id[:12]} cv={cv_score.per_page[page.id]:.3f}"
