@@ -1029,6 +1029,10 @@ def _count_teasers(nodes: Iterable[Tag], stats: TreeStats) -> int:
     return teasers
 
 
+# Tags the scored walk must look at even without attributes.
+_WALK_SPECIAL_TAGS: frozenset[str] = frozenset({*BLOCK_TAGS, *FURNITURE_TAGS, "a", "time", "br"})
+
+
 def _is_address_link(link: Tag) -> bool:
     contents = link.contents
     if len(contents) == 1 and type(contents[0]) is NavigableString:
@@ -1054,6 +1058,7 @@ class _ScoredEmitter:
             sum(1 for _ in container[0].parents) - 1 if container else 0
         )  # the BeautifulSoup object is not counted
         self.meeting_depths: list[int] = [0]
+        self.marked = self.container | self.boilerplate | self.container_ancestors
         self.block_keys: list[int] = [0, 0, 0]
         self._starts_in_link = False
         self._parts: list[str] = []
@@ -1125,6 +1130,9 @@ class _ScoredEmitter:
                 self.flush()
                 continue
             key = id(tag)
+            if not tag.attrs and name not in _WALK_SPECIAL_TAGS and key not in self.marked:
+                self.walk(tag, kind)  # a bare inline tag (<b>, <span>): nothing to record
+                continue
             container = key in self.container
             boilerplate = key in self.boilerplate
             is_block = name in BLOCK_TAGS or container or boilerplate

@@ -71,31 +71,8 @@ def _copy_tree(root: Any, soup: BeautifulSoup) -> None:
     # get_text() relies on the classes (it leaves ruby annotations and code out).
     string_classes: dict[str, type] = dict(builder.string_containers)
 
-    def link(node: Any, parent: Tag) -> None:
-        node.parent = parent
-        last = previous[0]
-        node.previous_element = last
-        last.next_element = node
-        node.next_element = None
-        siblings = parent.contents
-        if siblings:
-            sibling = siblings[-1]
-            sibling.next_sibling = node
-            node.previous_sibling = sibling
-        else:
-            node.previous_sibling = None
-        node.next_sibling = None
-        siblings.append(node)
-        previous[0] = node
-
-    def text(value: str, parent: Tag, preserve: int, string_class: type) -> None:
-        if not preserve and value.isspace() and not value.translate(_ASCII_SPACES):
-            value = "\n" if "\n" in value else " "
-        string: Any = new_string(string_class, value)
-        string.hidden = False
-        link(string, parent)
-
     def element(node: Any, parent: Tag, preserve: int, string_class: type) -> None:
+        # link() written out for the tag and its strings: this loop runs for every node.
         name = node.tag
         tag = new_tag(Tag)
         template = templates.get(name)
@@ -104,20 +81,54 @@ def _copy_tree(root: Any, soup: BeautifulSoup) -> None:
         tag.__dict__.update(template)
         attrib = node.attrib
         tag.attrs = attribute_dict(attrib) if attrib else attribute_dict()
-        tag.contents = []
+        contents: list[Any] = []
+        tag.contents = contents
         if name == "meta":
             builder.set_up_substitutions(tag)  # charset values, as bs4 does
-        link(tag, parent)
+        tag.parent = parent
+        last = previous[0]
+        tag.previous_element = last
+        last.next_element = tag
+        tag.next_element = None
+        siblings = parent.contents
+        if siblings:
+            sibling = siblings[-1]
+            sibling.next_sibling = tag
+            tag.previous_sibling = sibling
+        else:
+            tag.previous_sibling = None
+        tag.next_sibling = None
+        siblings.append(tag)
+        previous[0] = tag
         if name in _PRESERVE_WHITESPACE:
             preserve += 1
         string_class = string_classes.get(name, string_class)
-        if node.text:
-            text(node.text, tag, preserve, string_class)
-        for child in node:
-            if type(child.tag) is str:
-                element(child, tag, preserve, string_class)
-            if child.tail:
-                text(child.tail, tag, preserve, string_class)
+        value = node.text
+        for child in (None, *node):
+            if child is not None:
+                if type(child.tag) is str:
+                    element(child, tag, preserve, string_class)
+                value = child.tail
+            if not value:
+                continue
+            if not preserve and value.isspace() and not value.translate(_ASCII_SPACES):
+                value = "\n" if "\n" in value else " "
+            string: Any = new_string(string_class, value)
+            string.hidden = False
+            string.parent = tag
+            last = previous[0]
+            string.previous_element = last
+            last.next_element = string
+            string.next_element = None
+            string.next_sibling = None
+            if contents:
+                sibling = contents[-1]
+                sibling.next_sibling = string
+                string.previous_sibling = sibling
+            else:
+                string.previous_sibling = None
+            contents.append(string)
+            previous[0] = string
 
     element(root, soup, 0, NavigableString)
 
