@@ -437,6 +437,7 @@ RAW_DROP_ELEMENTS: tuple[str, ...] = (
 RAW_DROP_VOID: tuple[str, ...] = ("img", "input", "source", "wbr", "track", "area", "embed", "link")
 # What survives of the dropped elements: metadata reads these.
 RAW_KEEP_SCRIPT = re.compile(r"type\s*=\s*[\"']?application/(?:ld\+json|json\+ld)", re.IGNORECASE)
+RAW_TEMPLATE_SCRIPT = re.compile(r"type\s*=\s*[\"']?text/template\b", re.IGNORECASE)
 RAW_KEEP_LINK = re.compile(r"\brel\s*=\s*[\"']?[^\"'>]*\b(?:canonical|author)\b", re.IGNORECASE)
 # Tag names in lower and upper case rather than re.IGNORECASE, which slows the scan severalfold;
 # a mixed-case tag is simply left for the tree-based cleaning.
@@ -454,6 +455,11 @@ def _raw_keep(match: re.Match[str]) -> str:
     element, attrs, void = match.group(1), match.group(2), match.group(3)
     if element and element.lower() == "script" and RAW_KEEP_SCRIPT.search(attrs):
         return match.group(0)
+    if element and element.lower() == "script" and RAW_TEMPLATE_SCRIPT.search(attrs):
+        # An HTML template the page renders client-side (some blog platforms ship the whole
+        # post this way): its markup is the page's content, so it is parsed as such.
+        whole = match.group(0)
+        return whole[whole.index(">") + 1 : whole.rindex("<")]
     if void and void.lower() == "link" and RAW_KEEP_LINK.search(match.group(0)):
         return match.group(0)
     return ""
