@@ -457,9 +457,11 @@ def _raw_keep(match: re.Match[str]) -> str:
         return match.group(0)
     if element and element.lower() == "script" and RAW_TEMPLATE_SCRIPT.search(attrs):
         # An HTML template the page renders client-side (some blog platforms ship the whole
-        # post this way): its markup is the page's content, so it is parsed as such.
+        # post this way): its markup is the page's content, so it is parsed as such. One with
+        # placeholders ({{name}}, <%= name %>) is a widget's template, not content.
         whole = match.group(0)
-        return whole[whole.index(">") + 1 : whole.rindex("<")]
+        inner = whole[whole.index(">") + 1 : whole.rindex("<")]
+        return "" if "{{" in inner or "<%" in inner else inner
     if void and void.lower() == "link" and RAW_KEEP_LINK.search(match.group(0)):
         return match.group(0)
     return ""

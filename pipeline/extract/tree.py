@@ -144,6 +144,6 @@ def parse_html(html: str) -> BeautifulSoup:
     soup = _bs4_parse("")
     try:
         _copy_tree(root, soup)
-    except (ValueError, RecursionError):  # e.g. an attribute lxml cannot name
+    except (ValueError, KeyError, RecursionError):  # e.g. an attribute lxml cannot name
         return _bs4_parse(html)
     return soup

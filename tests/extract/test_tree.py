@@ -103,3 +103,8 @@ def test_comments_are_left_out() -> None:
     soup = parse_html("<p>before<!-- a comment -->after</p>")
     assert not any(isinstance(n, Comment) for n in soup.descendants)
     assert soup.get_text() == "beforeafter"
+
+
+def test_attributes_lxml_cannot_name_go_through_bs4() -> None:
+    html = "<div><img {{src}}><p>text</p></div>"
+    assert _joined(parse_html(html).get_text()) == _joined(_bs4(html).get_text())
