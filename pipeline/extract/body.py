@@ -71,9 +71,12 @@ class ExtractionOptions:
     listing_teaser_ratio: float = 0.5
     # A container whose text is mostly link text is a listing, not an article.
     listing_link_density: float = 0.5
-    # ... unless this many words of prose survive: then the linked headlines are a related-
-    # stories block inside an article (the block classifier has already dropped them).
+    # ... and the text kept looks like teasers too: at most this many words of prose (the dek
+    # lines under linked headings), or at least this share of its paragraphs open with a link
+    # (headline + summary in one block). Otherwise the linked headlines are a related-stories
+    # block inside an article.
     listing_max_prose_words: int = 150
+    listing_linked_opening_ratio: float = 0.5
     # Language detection needs at least this many words of text to be trusted.
     min_language_words: int = 30
     # Dates later than fetched_at by more than this are rejected as bogus.
@@ -288,6 +291,8 @@ class Body:
     blocks_seen: int = 0
     blocks: list[ScoredBlock] = field(default_factory=list)  # every block, for training
     paywall_marker: bool = False  # an element carries paywall vocabulary (see PAYWALL_TOKENS)
+    kept_blocks: int = 0
+    linked_openings: int = 0  # kept blocks whose text opens with a link (a teaser's headline)
 
     @property
     def text(self) -> str:
@@ -1281,4 +1286,6 @@ def extract_body(
         blocks_seen=len([b for b in in_container if b.kind != "heading"]),
         blocks=blocks,
         paywall_marker=cleaned.paywall_marker,
+        kept_blocks=len(kept),
+        linked_openings=sum(1 for b in kept if b.context.starts_in_link),
     )

@@ -153,7 +153,10 @@ def extract_article(
     if (
         body.teasers >= options.listing_min_teasers
         and body.teasers >= options.listing_teaser_ratio * max(body.blocks_seen, 1)
-        and prose_words <= options.listing_max_prose_words
+        and (
+            prose_words <= options.listing_max_prose_words
+            or body.linked_openings >= options.listing_linked_opening_ratio * body.kept_blocks
+        )
     ):
         raise ExtractionError(
             "not_an_article", f"{body.teasers} linked headlines among {body.blocks_seen} blocks"
