@@ -200,11 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     pinned = _pin_to_one_core()
     detect_language("warm up the language model " * 10)  # loaded once per process, not per page
 
+    if args.cv_only:
+        args.no_trafilatura = args.no_speed = True
     rejects: dict[str, Counter[str]] = {b.name: Counter() for b in sets}
-    shipped = {b.name: predict(b, ours_with(DEFAULT_OPTIONS, rejects[b.name])) for b in sets}
     cv = cross_validated_predictions(sets, args.folds)
-    rules = {b.name: predict(b, ours_with(replace(DEFAULT_OPTIONS, rules_only=True))) for b in sets}
-    previous = {b.name: predict(b, ours_with(PREVIOUS_OPTIONS)) for b in sets}
+    shipped = rules = previous = cv
+    if not args.cv_only:
+        shipped = {b.name: predict(b, ours_with(DEFAULT_OPTIONS, rejects[b.name])) for b in sets}
+        rules_only = ours_with(replace(DEFAULT_OPTIONS, rules_only=True))
+        rules = {b.name: predict(b, rules_only) for b in sets}
+        previous = {b.name: predict(b, ours_with(PREVIOUS_OPTIONS)) for b in sets}
     theirs = {} if args.no_trafilatura else {b.name: predict(b, trafilatura_extract) for b in sets}
 
     print(f"{pinned}; site folds={args.folds} (registered domain, both sets together)")
