@@ -561,6 +561,8 @@ class TreeStats:
     links: dict[int, int] = field(default_factory=dict)
     order: list[Tag] = field(default_factory=list)  # the tags walked, document order
     paywall_marker: bool = False  # some element of the page carries paywall vocabulary
+    # Each text block's (length, vote) in score_candidates, shared by the votes of one page.
+    votes: dict[int, tuple[int, float]] = field(default_factory=dict)
 
     def prose(self, tag: Tag) -> int:
         """Characters outside links: what a content wrapper holds and a menu does not."""
@@ -691,6 +693,7 @@ def find_boilerplate(
 
     cleaned, boilerplate = walk_tree(soup, drop)
     cleaned.paywall_marker = paywall
+    cleaned.votes = stats.votes
     return cleaned, boilerplate
 
 
@@ -734,6 +737,7 @@ def score_candidates(
     if stats is None:
         stats, _ = walk_tree(root)
     text_of = stats.text
+    votes = stats.votes
     raw: dict[int, float] = {}
     nodes: dict[int, Tag] = {}
     for block in stats.order:
@@ -741,7 +745,7 @@ def score_candidates(
         if name in SCORED_TAGS:
             if text_of.get(id(block), 0) < options.min_block_chars // 2:
                 continue  # cannot reach min_block_chars once normalized
-            text = block.get_text()
+            text = "" if id(block) in votes else block.get_text()
         elif name in LOOSE_TEXT_TAGS:
             own = text_of.get(id(block), 0) - sum(
                 text_of.get(id(c), 0)
@@ -750,13 +754,19 @@ def score_candidates(
             )
             if own < options.min_block_chars // 2:
                 continue
-            text = _own_text(block)
+            text = "" if id(block) in votes else _own_text(block)
         else:
             continue
-        length = len(normalize_text(text))
+        vote = votes.get(id(block))
+        if vote is None:
+            # The tree is not changed between the votes before and after cleaning, so each
+            # block's text is measured once per page.
+            length = len(normalize_text(text))
+            vote = (length, 1.0 + len(_COMMAS.findall(text)) + min(length / 100.0, 3.0))
+            votes[id(block)] = vote
+        length, score = vote
         if length < options.min_block_chars:
             continue
-        score = 1.0 + len(_COMMAS.findall(text)) + min(length / 100.0, 3.0)
         if name in LOOSE_TEXT_TAGS:
             # A text-bearing div votes for itself too: it is its own paragraph container.
             if id(block) not in raw:
