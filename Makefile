@@ -5,6 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $$($(PYTHON) -m site --user-base
 VENV := .venv
 BIN := $(VENV)/bin
 BENCH ?= ../shared/extraction-bench/dev
+TRAFILATURA_BENCH ?= ../shared/extraction-bench/trafilatura-dev
 
 .PHONY: setup run test lint bench bench-startup bench-extract bench-dedup bench-meta clean
 
@@ -45,9 +46,10 @@ bench: setup
 bench-startup: setup
 	$(BIN)/python bench/startup.py
 
-# Extraction quality and speed on a benchmark directory (html/*.html.gz + ground-truth.json).
+# Extraction quality (plain and site-cross-validated) on both dev sets, trafilatura on the same
+# pages, and the speed ratios in-process and whole-process, all in one run (docs/extraction.md).
 bench-extract: setup
-	$(BIN)/python bench/extraction.py $(BENCH)
+	$(BIN)/python bench/extraction.py $(BENCH) $(TRAFILATURA_BENCH) --whole-process
 
 # Dedup precision/recall on edited copies of the project's texts (+ the dev bench texts if present).
 bench-dedup: setup

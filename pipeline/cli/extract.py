@@ -8,16 +8,20 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from pipeline.extract.decode import decode_html
+from pipeline.extract.decode import UndecodableError, decode_html
 from pipeline.extract.page import ExtractionError, extract_article
+from pipeline.fetch.urls import canonicalize, url_hash
 
+_WORD = re.compile(r"\w+")  # the stage's word count
 # File name endings stripped to make a page's id, longest first.
 PAGE_SUFFIXES: tuple[str, ...] = (".html.gz", ".htm.gz", ".html", ".htm")
 
@@ -44,20 +48,44 @@ def page_id(path: Path) -> str:
     return path.stem
 
 
+#: A saved page larger than this (after decompression) is refused, as the fetcher refuses one
+#: (``http.max_body_bytes``'s default): a gzip bomb must not take the machine's memory.
+MAX_PAGE_BYTES = 10 * 1024 * 1024
+
+
+class PageTooLarge(ValueError):
+    """The file holds (or inflates to) more than MAX_PAGE_BYTES."""
+
+
 def _read(path: Path) -> bytes:
-    body = path.read_bytes()
-    if path.name.lower().endswith(".gz"):
-        body = gzip.decompress(body)
+    """The page's bytes, inflated in bounded steps when the file is gzip."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as stream:
+        body = stream.read(MAX_PAGE_BYTES + 1)
+    if len(body) > MAX_PAGE_BYTES:
+        raise PageTooLarge(f"{path} holds more than {MAX_PAGE_BYTES:,} bytes of page")
     return body
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
 def extract_file(path: Path, url: str | None = None) -> dict[str, Any]:
-    """One output record for ``path``: the article's fields, or ``error`` when there is none."""
+    """One output record for ``path``: what the extract stage stores for the page, or why not.
+
+    ``rejected`` is on every line. A rejected page carries ``error: {reason, detail}`` (the
+    reasons the stage records: ``not_an_article``, ``empty_extraction``, ``unparseable``, or
+    ``unreadable`` for a file that cannot be read) in place of the article fields.
+    """
     page_url = url or path.resolve().as_uri()
-    record: dict[str, Any] = {"id": page_id(path), "url": page_url}
+    record: dict[str, Any] = {"id": page_id(path), "url": page_url, "rejected": True}
     try:
-        html, _charset = decode_html(_read(path), None)
-    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: a gzip cut short
+        html, charset = decode_html(_read(path), None)
+    except UndecodableError as exc:
+        record["error"] = {"reason": "decode_error", "detail": str(exc)}
+        return record
+    except (OSError, EOFError, zlib.error, PageTooLarge) as exc:  # zlib.error: a cut-short gzip
         record["error"] = {"reason": "unreadable", "detail": f"{type(exc).__name__}: {exc}"}
         return record
     try:
@@ -65,13 +93,27 @@ def extract_file(path: Path, url: str | None = None) -> dict[str, Any]:
     except ExtractionError as exc:
         record["error"] = {"reason": exc.reason, "detail": str(exc)}
         return record
-    published = article.published_at
+    # As the extract stage does (pipeline/extract/stage.py): the id is the hash of the canonical
+    # URL, which is the page's own canonical link, else its address, canonicalized.
+    canonical_url = canonicalize(article.canonical_url or page_url)
     record.update(
+        rejected=False,
+        article_id=url_hash(canonical_url),
+        canonical_url=canonical_url,
         title=article.title,
         text=article.text,
+        word_count=len(_WORD.findall(article.text)),
         authors=article.authors,
-        published_at=published.isoformat().replace("+00:00", "Z") if published else None,
+        published_at=_iso(article.published_at),
+        modified_at=_iso(article.modified_at),
         language=article.language,
+        description=article.description,
+        section=article.section,
+        tags=article.tags,
+        top_image=article.top_image,
+        is_truncated=article.is_truncated,
+        charset=charset,
+        provenance=article.provenance,
     )
     return record
 

@@ -17,9 +17,20 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
+from typing import Protocol
 
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, Tag
 from bs4.element import CData, ProcessingInstruction
+
+from pipeline.extract.blocks import (
+    FURNITURE_TAGS,
+    TOKEN_ANCESTORS,
+    BlockContext,
+    BlockModel,
+    ScoredBlock,
+    add_features,
+    shipped_model,
+)
 
 # --------------------------------------------------------------------------------------------
 # Tunable thresholds
@@ -37,7 +48,8 @@ class ExtractionOptions:
     # A block shorter than this does not vote for its ancestors (captions, labels, buttons).
     min_block_chars: int = 25
     # Fewer words of non-link prose than this and the page is not an article.
-    min_article_words: int = 40
+    # (40 before the block classifier; trafilatura-dev has real articles of 11 to 38 words.)
+    min_article_words: int = 10
     # A paragraph whose characters are more than this share link text is navigation.
     max_block_link_density: float = 0.65
     # Short paragraphs are held to a stricter link-density bar: "Read: <a>headline</a>".
@@ -59,12 +71,22 @@ class ExtractionOptions:
     listing_teaser_ratio: float = 0.5
     # A container whose text is mostly link text is a listing, not an article.
     listing_link_density: float = 0.5
+    # ... and the text kept looks like teasers too: at most this many words of prose (the dek
+    # lines under linked headings), or at least this share of its paragraphs open with a link
+    # (headline + summary in one block). Otherwise the linked headlines are a related-stories
+    # block inside an article.
+    listing_max_prose_words: int = 150
+    listing_linked_opening_ratio: float = 0.5
     # Language detection needs at least this many words of text to be trusted.
     min_language_words: int = 30
     # Dates later than fetched_at by more than this are rejected as bogus.
     future_slack: timedelta = timedelta(days=1)
     # JSON-LD articleBody with at least this many words is used as a hint and a fallback.
     min_hint_words: int = 40
+    # The block classifier that makes the final keep/drop decision per block; None means the
+    # weights shipped with the package (block_model.json). rules_only skips it altogether.
+    block_model: BlockModel | None = field(default=None, compare=False, hash=False)
+    rules_only: bool = False
 
 
 DEFAULT_OPTIONS = ExtractionOptions()
@@ -267,6 +289,10 @@ class Body:
     container_link_density: float = 0.0
     teasers: int = 0  # linked headlines inside the container
     blocks_seen: int = 0
+    blocks: list[ScoredBlock] = field(default_factory=list)  # every block, for training
+    paywall_marker: bool = False  # an element carries paywall vocabulary (see PAYWALL_TOKENS)
+    kept_blocks: int = 0
+    linked_openings: int = 0  # kept blocks whose text opens with a link (a teaser's headline)
 
     @property
     def text(self) -> str:
@@ -285,6 +311,11 @@ def normalize_text(text: str) -> str:
     """NFC, no invisible characters, whitespace collapsed to single spaces, stripped."""
     text = unicodedata.normalize("NFC", text).translate(INVISIBLE_CHARS)
     return _WHITESPACE.sub(" ", text).strip()
+
+
+def _collapsed_length(text: str) -> int:
+    """len(normalize_text(text)) up to invisible characters, without the cost of normalizing."""
+    return len(" ".join(text.split()))
 
 
 def word_count(text: str) -> int:
@@ -411,6 +442,7 @@ RAW_DROP_ELEMENTS: tuple[str, ...] = (
 RAW_DROP_VOID: tuple[str, ...] = ("img", "input", "source", "wbr", "track", "area", "embed", "link")
 # What survives of the dropped elements: metadata reads these.
 RAW_KEEP_SCRIPT = re.compile(r"type\s*=\s*[\"']?application/(?:ld\+json|json\+ld)", re.IGNORECASE)
+RAW_TEMPLATE_SCRIPT = re.compile(r"type\s*=\s*[\"']?text/template\b", re.IGNORECASE)
 RAW_KEEP_LINK = re.compile(r"\brel\s*=\s*[\"']?[^\"'>]*\b(?:canonical|author)\b", re.IGNORECASE)
 # Tag names in lower and upper case rather than re.IGNORECASE, which slows the scan severalfold;
 # a mixed-case tag is simply left for the tree-based cleaning.
@@ -428,6 +460,13 @@ def _raw_keep(match: re.Match[str]) -> str:
     element, attrs, void = match.group(1), match.group(2), match.group(3)
     if element and element.lower() == "script" and RAW_KEEP_SCRIPT.search(attrs):
         return match.group(0)
+    if element and element.lower() == "script" and RAW_TEMPLATE_SCRIPT.search(attrs):
+        # An HTML template the page renders client-side (some blog platforms ship the whole
+        # post this way): its markup is the page's content, so it is parsed as such. One with
+        # placeholders ({{name}}, <%= name %>) is a widget's template, not content.
+        whole = match.group(0)
+        inner = whole[whole.index(">") + 1 : whole.rindex("<")]
+        return "" if "{{" in inner or "<%" in inner else inner
     if void and void.lower() == "link" and RAW_KEEP_LINK.search(match.group(0)):
         return match.group(0)
     return ""
@@ -521,6 +560,9 @@ class TreeStats:
     text: dict[int, int] = field(default_factory=dict)
     links: dict[int, int] = field(default_factory=dict)
     order: list[Tag] = field(default_factory=list)  # the tags walked, document order
+    paywall_marker: bool = False  # some element of the page carries paywall vocabulary
+    # Each text block's (length, vote) in score_candidates, shared by the votes of one page.
+    votes: dict[int, tuple[int, float]] = field(default_factory=dict)
 
     def prose(self, tag: Tag) -> int:
         """Characters outside links: what a content wrapper holds and a menu does not."""
@@ -596,15 +638,30 @@ def _extract_all(tags: Iterable[Tag]) -> None:
         tag.extract()
 
 
-def strip_boilerplate(
+def find_boilerplate(
     soup: BeautifulSoup, options: ExtractionOptions = DEFAULT_OPTIONS
-) -> TreeStats:
-    """Remove non-content nodes in place; return the statistics of what is left.
+) -> tuple[TreeStats, list[Tag]]:
+    """Remove never-content nodes in place; name the boilerplate subtrees without removing them.
 
-    First code, hidden nodes and never-content tags; then structural and class/id-named
-    boilerplate, unless it wraps the text of the page.
+    First code, hidden nodes and never-content tags go. Then structural and class/id-named
+    boilerplate is found, unless it wraps the text of the page. The statistics returned describe
+    the tree without that boilerplate; the block classifier still sees its text.
     """
-    stats, dropped = walk_tree(soup, _always_drop)
+    paywall = False
+
+    def first_drop(tag: Tag) -> bool:
+        # The walk visits every tag once: the place to look for paywall vocabulary too.
+        nonlocal paywall
+        if not paywall:
+            raw = _attr_string(tag)
+            paywall = bool(raw) and _vocabulary(raw).paywall
+        if not _always_drop(tag):
+            return False
+        if not paywall:  # markers inside dropped subtrees count too (hidden paywall overlays)
+            paywall = has_paywall_marker(soup, iter_tags(tag))
+        return True
+
+    stats, dropped = walk_tree(soup, first_drop)
     _extract_all(dropped)
 
     total = stats.prose(soup) or 1
@@ -614,7 +671,7 @@ def strip_boilerplate(
     anchors = [
         tag
         for tag in stats.order
-        if _is_strong_body(tag) and stats.prose(tag) / total > options.protect_marker_ratio
+        if stats.prose(tag) / total > options.protect_marker_ratio and _is_strong_body(tag)
     ]
     scores = score_candidates(soup, options, stats)
     if scores:
@@ -634,8 +691,18 @@ def strip_boilerplate(
             return False
         return stats.prose(tag) / total <= options.protect_text_ratio
 
-    cleaned, dropped = walk_tree(soup, drop)
-    _extract_all(dropped)
+    cleaned, boilerplate = walk_tree(soup, drop)
+    cleaned.paywall_marker = paywall
+    cleaned.votes = stats.votes
+    return cleaned, boilerplate
+
+
+def strip_boilerplate(
+    soup: BeautifulSoup, options: ExtractionOptions = DEFAULT_OPTIONS
+) -> TreeStats:
+    """Remove non-content nodes and boilerplate in place; return the statistics of what is left."""
+    cleaned, boilerplate = find_boilerplate(soup, options)
+    _extract_all(boilerplate)
     return cleaned
 
 
@@ -670,6 +737,7 @@ def score_candidates(
     if stats is None:
         stats, _ = walk_tree(root)
     text_of = stats.text
+    votes = stats.votes
     raw: dict[int, float] = {}
     nodes: dict[int, Tag] = {}
     for block in stats.order:
@@ -677,7 +745,7 @@ def score_candidates(
         if name in SCORED_TAGS:
             if text_of.get(id(block), 0) < options.min_block_chars // 2:
                 continue  # cannot reach min_block_chars once normalized
-            text = block.get_text()
+            text = "" if id(block) in votes else block.get_text()
         elif name in LOOSE_TEXT_TAGS:
             own = text_of.get(id(block), 0) - sum(
                 text_of.get(id(c), 0)
@@ -686,13 +754,19 @@ def score_candidates(
             )
             if own < options.min_block_chars // 2:
                 continue
-            text = _own_text(block)
+            text = "" if id(block) in votes else _own_text(block)
         else:
             continue
-        length = len(normalize_text(text))
+        vote = votes.get(id(block))
+        if vote is None:
+            # The tree is not changed between the votes before and after cleaning, so each
+            # block's text is measured once per page.
+            length = len(normalize_text(text))
+            vote = (length, 1.0 + len(_COMMAS.findall(text)) + min(length / 100.0, 3.0))
+            votes[id(block)] = vote
+        length, score = vote
         if length < options.min_block_chars:
             continue
-        score = 1.0 + len(_COMMAS.findall(text)) + min(length / 100.0, 3.0)
         if name in LOOSE_TEXT_TAGS:
             # A text-bearing div votes for itself too: it is its own paragraph container.
             if id(block) not in raw:
@@ -777,6 +851,8 @@ def _merge_siblings(
         if sibling is top:
             merged.append(sibling)
             continue
+        if id(sibling) not in stats.text:
+            continue  # boilerplate: not part of the cleaned tree
         bonus = top_score * 0.2 if top_class and _attr_string(sibling) == top_class else 0.0
         if id(sibling) in scores and scores[id(sibling)][1] + bonus >= threshold:
             merged.append(sibling)
@@ -885,16 +961,37 @@ def emit_blocks(nodes: Iterable[Tag]) -> list[Block]:
     return out.blocks
 
 
+def _one_pattern(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
+    """The patterns as one alternation: one scan of the text instead of one per pattern."""
+    return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
+
+
+_BOILERPLATE_LINE = _one_pattern(BOILERPLATE_LINE_PATTERNS)
+_TRAILER = _one_pattern(TRAILER_PATTERNS)
+
+
+@lru_cache(maxsize=8192)
 def is_boilerplate_line(text: str) -> bool:
     words = word_count(text)
-    if words <= BOILERPLATE_LINE_MAX_WORDS and any(
-        p.search(text) for p in BOILERPLATE_LINE_PATTERNS
-    ):
+    if words > TRAILER_MAX_WORDS:
+        return False
+    if words <= BOILERPLATE_LINE_MAX_WORDS and _BOILERPLATE_LINE.search(text):
         return True
-    return words <= TRAILER_MAX_WORDS and any(p.search(text) for p in TRAILER_PATTERNS)
+    return _TRAILER.search(text) is not None
 
 
-def keep_block(block: Block, options: ExtractionOptions = DEFAULT_OPTIONS) -> bool:
+class TextBlock(Protocol):
+    """What the paragraph filters read: a Block or a ScoredBlock."""
+
+    kind: str
+    text: str
+    time_chars: int
+
+    @property
+    def link_density(self) -> float: ...
+
+
+def keep_block(block: TextBlock, options: ExtractionOptions = DEFAULT_OPTIONS) -> bool:
     if block.kind == "h1":
         return False
     if not _WORD.search(block.text):
@@ -934,8 +1031,11 @@ def _count_teasers(nodes: Iterable[Tag], stats: TreeStats) -> int:
     teasers = 0
     headings = frozenset(TEASER_HEADING_TAGS)
     items = frozenset(TEASER_ITEM_TAGS)
+    walked = stats.text
     for node in nodes:
         for tag in iter_tags(node):
+            if id(tag) not in walked:
+                continue  # inside boilerplate
             if tag.name in headings:
                 if stats.links.get(id(tag), 0) and stats.link_density(tag) >= 0.6:
                     teasers += 1
@@ -952,29 +1052,250 @@ def _count_teasers(nodes: Iterable[Tag], stats: TreeStats) -> int:
     return teasers
 
 
+# Tags the scored walk must look at even without attributes.
+_WALK_SPECIAL_TAGS: frozenset[str] = frozenset({*BLOCK_TAGS, *FURNITURE_TAGS, "a", "time", "br"})
+
+
+def _is_address_link(link: Tag) -> bool:
+    contents = link.contents
+    if len(contents) == 1 and type(contents[0]) is NavigableString:
+        text: str = contents[0]
+    elif not contents:
+        return False
+    else:
+        text = link.get_text()
+    return ADDRESS_LINK_TEXT.match(text) is not None
+
+
+class _ScoredEmitter:
+    """One walk over the whole page: every text block, with where it sits in the tree."""
+
+    def __init__(self, container: list[Tag], boilerplate: set[int], track_tokens: bool) -> None:
+        self.blocks: list[ScoredBlock] = []
+        self.track_tokens = track_tokens  # only a model with hashed features reads them
+        self.container = {id(t) for t in container}
+        self.boilerplate = boilerplate
+        # The container's ancestors: how far up a block must go to meet the container.
+        self.container_ancestors = {id(p) for t in container for p in t.parents}
+        self.container_depth = (
+            sum(1 for _ in container[0].parents) - 1 if container else 0
+        )  # the BeautifulSoup object is not counted
+        self.meeting_depths: list[int] = [0]
+        self.marked = self.container | self.boilerplate | self.container_ancestors
+        self.block_keys: list[int] = [0, 0, 0]
+        self._starts_in_link = False
+        self._parts: list[str] = []
+        self._link_chars = 0
+        self._time_chars = 0
+        self.kinds: list[str] = ["p"]
+        self.block_tags: list[str] = ["body", "body"]
+        self.link_depth = 0
+        self.time_depth = 0
+        self.in_container = 0
+        self.in_boilerplate = 0
+        self.negative = 0
+        self.positive = 0
+        self.strong = 0
+        self.depth = 0
+        self.furniture: dict[str, int] = dict.fromkeys(FURNITURE_TAGS, 0)
+        self.tokens: list[frozenset[str]] = []
+
+    def add(self, text: str) -> None:
+        if self.link_depth:
+            if not self._parts or not "".join(self._parts).strip():
+                self._starts_in_link = True
+            self._link_chars += _collapsed_length(text)
+        self._parts.append(text)
+        if self.time_depth:
+            self._time_chars += _collapsed_length(text)
+
+    def flush(self) -> None:
+        if self._parts:
+            text = normalize_text("".join(self._parts))
+            if text:
+                meeting = self.meeting_depths[-1]
+                context = BlockContext(
+                    tag=self.block_tags[-1],
+                    parent_tag=self.block_tags[-2],
+                    in_container=self.in_container > 0,
+                    in_boilerplate=self.in_boilerplate > 0,
+                    negative=self.negative,
+                    positive=self.positive,
+                    strong=self.strong,
+                    furniture=frozenset(k for k, v in self.furniture.items() if v),
+                    tokens=tuple(self.tokens[-TOKEN_ANCESTORS:]),
+                    depth=self.depth,
+                    levels_up=self.depth - meeting,
+                    levels_down=max(0, self.container_depth - meeting),
+                    parent_key=self.block_keys[-2],
+                    grandparent_key=self.block_keys[-3],
+                    starts_in_link=self._starts_in_link,
+                )
+                self.blocks.append(
+                    ScoredBlock(self.kinds[-1], text, self._link_chars, self._time_chars, context)
+                )
+        self._parts = []
+        self._link_chars = 0
+        self._time_chars = 0
+        self._starts_in_link = False
+
+    def walk(self, node: Tag, kind: str) -> None:
+        for child in node.contents:
+            child_type = type(child)
+            if child_type is NavigableString:
+                self.add(child)  # type: ignore[arg-type]
+                continue
+            if child_type is not Tag:
+                continue  # comments, CDATA, doctypes
+            tag: Tag = child  # type: ignore[assignment]
+            name = tag.name
+            if name == "br":
+                self.flush()
+                continue
+            key = id(tag)
+            if not tag.attrs and name not in _WALK_SPECIAL_TAGS and key not in self.marked:
+                self.walk(tag, kind)  # a bare inline tag (<b>, <span>): nothing to record
+                continue
+            container = key in self.container
+            boilerplate = key in self.boilerplate
+            is_block = name in BLOCK_TAGS or container or boilerplate
+            raw = _attr_string(tag)
+            vocab = _vocabulary(raw) if raw else _NO_VOCABULARY
+            negative = vocab.negative or _role_is_boilerplate(tag)
+            strong = vocab.strong_body or tag.attrs.get("itemprop") == "articleBody"
+            furniture = name in self.furniture
+            address = name == "a" and _is_address_link(tag)
+            meets = key in self.container_ancestors
+            # Enter.
+            if meets:
+                self.meeting_depths.append(self.depth + 1)
+            self.in_container += container
+            self.in_boilerplate += boilerplate
+            self.negative += negative
+            self.positive += vocab.positive
+            self.strong += strong
+            self.depth += 1
+            if furniture:
+                self.furniture[name] += 1
+            tracked = bool(raw) and self.track_tokens
+            if tracked:
+                self.tokens.append(_tokens(raw))
+            if name == "a" and not address:
+                self.link_depth += 1
+            elif name == "time":
+                self.time_depth += 1
+            if is_block:
+                self.flush()
+                child_kind = _kind_of(name, kind)
+                self.kinds.append(child_kind)
+                self.block_tags.append(name)
+                self.block_keys.append(key)
+                self.walk(tag, child_kind)
+                self.flush()
+                self.kinds.pop()
+                self.block_tags.pop()
+                self.block_keys.pop()
+            else:
+                self.walk(tag, kind)
+            # Leave.
+            if name == "a" and not address:
+                self.link_depth -= 1
+            elif name == "time":
+                self.time_depth -= 1
+            if tracked:
+                self.tokens.pop()
+            if furniture:
+                self.furniture[name] -= 1
+            self.depth -= 1
+            self.strong -= strong
+            self.positive -= vocab.positive
+            self.negative -= negative
+            self.in_boilerplate -= boilerplate
+            self.in_container -= container
+            if meets:
+                self.meeting_depths.pop()
+
+
+def emit_scored_blocks(
+    root: Tag, container: Iterable[Tag], boilerplate: Iterable[Tag], track_tokens: bool = False
+) -> list[ScoredBlock]:
+    """Every text block under ``root`` in document order, each with its tree context."""
+    out = _ScoredEmitter(list(container), {id(t) for t in boilerplate}, track_tokens)
+    out.walk(root, "p")
+    out.flush()
+    return out.blocks
+
+
+def _title_index(blocks: list[ScoredBlock], title: str | None) -> int | None:
+    key = " ".join(_WORD.findall(title.lower())) if title else None
+    first_h1 = None
+    for i, block in enumerate(blocks):
+        if key and " ".join(_WORD.findall(block.text.lower())) == key:
+            return i
+        if first_h1 is None and block.kind == "h1":
+            first_h1 = i
+    return first_h1
+
+
 def extract_body(
-    soup: BeautifulSoup, options: ExtractionOptions = DEFAULT_OPTIONS, hint: str | None = None
+    soup: BeautifulSoup,
+    options: ExtractionOptions = DEFAULT_OPTIONS,
+    hint: str | None = None,
+    title: str | None = None,
 ) -> Body:
-    """Strip boilerplate from ``soup`` (in place), find the article container, emit paragraphs.
+    """Find the article's blocks in ``soup`` (modified in place) and return its paragraphs.
 
-    ``hint`` is the publisher's JSON-LD ``articleBody``: often truncated, so it only steers the
-    choice of container and never replaces the page text here.
+    The rules (boilerplate vocabulary, container vote, paragraph filters) give each block a
+    verdict; the block classifier (``blocks.py``) takes that verdict as one feature among many
+    and decides. ``hint`` is the publisher's JSON-LD ``articleBody``: often truncated, so it only
+    steers the choice of container and never replaces the page text here.
     """
-    stats = strip_boilerplate(soup, options)
-    top, scores = choose_container(soup, options, hint, stats)
-    nodes = _merge_siblings(top, scores, options, stats)
+    cleaned, boilerplate = find_boilerplate(soup, options)
+    top, scores = choose_container(soup, options, hint, cleaned)
+    nodes = _merge_siblings(top, scores, options, cleaned)
 
-    blocks = emit_blocks(nodes)
-    kept = [b for b in blocks if keep_block(b, options)]
+    model = None if options.rules_only else (options.block_model or shipped_model())
+    track_tokens = model is not None and model.hash_dimensions > 0
+    blocks = emit_scored_blocks(soup, nodes, boilerplate, track_tokens)
+    for block in blocks:
+        ctx = block.context
+        block.passes_filters = keep_block(block, options)
+        block.rule_keep = ctx.in_container and not ctx.in_boilerplate and block.passes_filters
+    if model is None:
+        kept = [b for b in blocks if b.rule_keep]
+    else:
+        add_features(
+            blocks,
+            _title_index(blocks, title),
+            [b.is_scorable and is_boilerplate_line(b.text) for b in blocks],
+            model.hash_dimensions,
+        )
+        for block in blocks:
+            if block.is_scorable:
+                block.probability = model.probability(block.features)
+        kept = [b for b in blocks if model.keeps(b)]
+        if sum(word_count(b.text) for b in kept) < options.min_article_words:
+            # Next to nothing outside named boilerplate: the page wraps its story in a
+            # "widget" or "sidebar" of its own. Let the classifier choose among all blocks.
+            kept = [b for b in blocks if model.keeps(b, fallback=True)]
+
     paragraphs = list(_dedupe(b.text for b in kept))
     prose = sum(word_count(b.text) * (1.0 - b.link_density) for b in kept)
 
-    text_len = sum(len(b.text) for b in blocks) or 1
-    link_len = sum(b.link_chars for b in blocks)
+    in_container = [b for b in blocks if b.context.in_container and not b.context.in_boilerplate]
+    # Link density of what was chosen: the classifier may have found the body outside a
+    # link-heavy container.
+    chosen = in_container if model is None else kept
+    text_len = sum(len(b.text) for b in chosen) or 1
+    link_len = sum(b.link_chars for b in chosen)
     return Body(
         paragraphs=paragraphs,
         prose_words=round(prose),
         container_link_density=link_len / text_len,
-        teasers=_count_teasers(nodes, stats),
-        blocks_seen=len([b for b in blocks if b.kind != "heading"]),
+        teasers=_count_teasers(nodes, cleaned),
+        blocks_seen=len([b for b in in_container if b.kind != "heading"]),
+        blocks=blocks,
+        paywall_marker=cleaned.paywall_marker,
+        kept_blocks=len(kept),
+        linked_openings=sum(1 for b in kept if b.context.starts_in_link),
     )

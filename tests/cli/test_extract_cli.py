@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from pipeline.cli import extract as extract_cli
+from pipeline.fetch.urls import url_hash
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 
@@ -118,3 +120,60 @@ def test_stdout_output(saved: dict[str, Path], capsys: pytest.CaptureFixture[str
     assert extract_cli.run(args) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["id"] == "ferry-story"
+
+
+def test_records_carry_what_the_stage_stores(saved: dict[str, Path], tmp_path: Path) -> None:
+    url = "https://News.example.org/local/2026/03/10/harbour-ferry?utm_source=feed"
+    _, records, _ = run_extract(
+        ["--output", str(tmp_path / "o.jsonl"), "--url", url, str(saved["plain"])]
+    )
+    ferry = records[0]
+    assert ferry["rejected"] is False
+    # The page's own <link rel=canonical> (relative), resolved and canonicalized as the stage does.
+    assert (
+        ferry["canonical_url"] == "https://news.example.org/local/2026/03/10/harbour-ferry-returns"
+    )
+    assert ferry["article_id"] == url_hash(ferry["canonical_url"])
+    assert ferry["word_count"] == len(re.findall(r"\w+", ferry["text"]))  # as the stage counts
+    assert ferry["modified_at"] is None or ferry["modified_at"].endswith("Z")
+    assert ferry["is_truncated"] is False
+    assert ferry["provenance"]["text"] == "html"
+
+
+def test_rejected_pages_say_so_and_why(saved: dict[str, Path], tmp_path: Path) -> None:
+    missing = tmp_path / "gone.html"
+    _, records, _ = run_extract(
+        ["--output", str(tmp_path / "o.jsonl"), str(saved["listing"]), str(missing)]
+    )
+    front, gone = records
+    assert front["rejected"] is True
+    assert front["error"]["reason"] == "not_an_article"
+    assert "canonical_url" not in front
+    assert gone["rejected"] is True
+    assert gone["error"]["reason"] == "unreadable"
+
+
+def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
+    import gzip
+    import resource
+    import subprocess
+    import sys
+
+    bomb = tmp_path / "bomb.html.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as stream:  # 1 GiB of spaces, about 1 MB on disk
+        chunk = b" " * (1 << 20)
+        for _ in range(1024):
+            stream.write(chunk)
+    output = tmp_path / "out.jsonl"
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "extract", "--output", str(output), str(bomb)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    record = json.loads(output.read_text())
+    assert record["rejected"] and record["error"]["reason"] == "unreadable"
+    assert "more than 10,485,760 bytes" in record["error"]["detail"]
+    assert peak_mib < 400, f"the child peaked at {peak_mib:.0f} MiB"  # not the 1 GiB inflated
+    assert completed.returncode in (0, 1)

@@ -408,3 +408,14 @@ def test_closing_calls_to_action_are_dropped(trailer: str) -> None:
     text = extract_article(html, ARTICLE_URL).text
     assert text.endswith("brought customers back.")
     assert trailer[:12] not in text
+
+
+def test_html_templates_in_scripts_are_read_as_content() -> None:
+    # Some blog platforms ship the post as <script type="text/template"> for client-side rendering.
+    html = (
+        "<html><body><article><div itemprop='articleBody'><script type='text/template'>"
+        f"{STORY}</script></div></article><script>var tracking = 1;</script></body></html>"
+    )
+    text = extract_article(html, ARTICLE_URL).text
+    assert text.startswith("The river authority has opened a new footbridge")
+    assert "tracking" not in text
