@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 BENCH ?= ../shared/extraction-bench/dev
 TRAFILATURA_BENCH ?= ../shared/extraction-bench/trafilatura-dev
+META_BENCH ?= ../shared/metadata-bench
 
 .PHONY: setup run test lint bench bench-startup bench-extract bench-dedup bench-meta clean
 
@@ -58,7 +59,7 @@ bench-dedup: setup
 # Date/author/title quality on the metadata dev sets, side by side with htmldate and trafilatura
 # (make bench-meta BENCH=../shared/metadata-bench).
 bench-meta: setup
-	$(BIN)/python bench/metadata.py $(BENCH)
+	$(BIN)/python bench/metadata.py $(if $(filter command line,$(origin BENCH)),$(BENCH),$(META_BENCH))
 
 clean:
 	rm -rf .airflow var .pytest_cache .ruff_cache .mypy_cache
