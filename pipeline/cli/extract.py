@@ -8,20 +8,20 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import re
 import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from pipeline.extract.decode import UndecodableError, decode_html
 from pipeline.extract.page import ExtractionError, extract_article
-from pipeline.fetch.urls import canonicalize, url_hash
+from pipeline.extract.record import article_from_page
+from pipeline.models import FetchEvent
 
-_WORD = re.compile(r"\w+")  # the stage's word count
 # File name endings stripped to make a page's id, longest first.
 PAGE_SUFFIXES: tuple[str, ...] = (".html.gz", ".htm.gz", ".html", ".htm")
 
@@ -89,31 +89,28 @@ def extract_file(path: Path, url: str | None = None) -> dict[str, Any]:
         record["error"] = {"reason": "unreadable", "detail": f"{type(exc).__name__}: {exc}"}
         return record
     try:
-        article = extract_article(html, page_url)
+        # The file's time stands in for the fetch time (dates far after it are not believed).
+        fetched_at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        article = extract_article(html, page_url, fetched_at=fetched_at)
     except ExtractionError as exc:
         record["error"] = {"reason": exc.reason, "detail": str(exc)}
         return record
-    # As the extract stage does (pipeline/extract/stage.py): the id is the hash of the canonical
-    # URL, which is the page's own canonical link, else its address, canonicalized.
-    canonical_url = canonicalize(article.canonical_url or page_url)
+    # The very record the extract stage stores, built by the same function.
+    event = FetchEvent(
+        url=page_url,
+        source="file",
+        run_id="newsingest-extract",
+        role="page",
+        status="fetched",
+        fetched_at=fetched_at,
+    )
+    stored = asdict(article_from_page(event, article, None, charset))
     record.update(
+        {
+            key: _iso(value) if isinstance(value, datetime) else value
+            for key, value in stored.items()
+        },
         rejected=False,
-        article_id=url_hash(canonical_url),
-        canonical_url=canonical_url,
-        title=article.title,
-        text=article.text,
-        word_count=len(_WORD.findall(article.text)),
-        authors=article.authors,
-        published_at=_iso(article.published_at),
-        modified_at=_iso(article.modified_at),
-        language=article.language,
-        description=article.description,
-        section=article.section,
-        tags=article.tags,
-        top_image=article.top_image,
-        is_truncated=article.is_truncated,
-        charset=charset,
-        provenance=article.provenance,
     )
     return record
 
