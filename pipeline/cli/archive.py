@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipeline.cli.args import day
+from pipeline.cli.args import add_set_option, day, setting_overrides
 
 
 def add_parser(subparsers: Any, name: str = "archive") -> None:
@@ -22,19 +22,12 @@ def add_parser(subparsers: Any, name: str = "archive") -> None:
     where = verify.add_mutually_exclusive_group(required=True)
     where.add_argument("--config", help="YAML config whose settings.archive_root is checked")
     where.add_argument("--archive", help="the archive root to check (a path or a URI)")
-    verify.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting of --config, e.g. --set archive_root=/data/archive",
-    )
+    add_set_option(verify, "archive_root=/data/archive (with --config)")
     verify.add_argument("--date", type=day, help="only this UTC day, YYYY-MM-DD (default: all)")
     verify.set_defaults(handler=verify_command)
 
 
 def verify_command(args: argparse.Namespace) -> int:
-    from pipeline.errors import ConfigError
     from pipeline.fetch.archive import archive_days, day_files, verify_file
     from pipeline.models import RunWindow
     from pipeline.storage.root import Root
@@ -42,12 +35,7 @@ def verify_command(args: argparse.Namespace) -> int:
     if args.config:
         from pipeline.settings import load_config
 
-        overrides: dict[str, Any] = {}
-        for item in args.set:
-            key, sep, value = item.partition("=")
-            if not sep:
-                raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-            overrides[key.strip()] = value
+        overrides = setting_overrides(args.set)
         root = Root(load_config(args.config, overrides).settings.archive_root)
     else:
         root = Root(args.archive)

@@ -8,9 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.cli.args import day
+from pipeline.cli.args import add_set_option, day, setting_overrides
 from pipeline.cli.summary import duckdb_hint, format_summary
-from pipeline.errors import ConfigError
 
 
 def add_parser(subparsers: Any, name: str = "run") -> None:
@@ -33,13 +32,7 @@ def add_parser(subparsers: Any, name: str = "run") -> None:
         "the archive or kept as published",
     )
     run.add_argument("--run-id", help="a run id for the archive and manifests")
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a setting, e.g. --set politeness.min_delay_seconds=2",
-    )
+    add_set_option(run, "politeness.min_delay_seconds=2")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.set_defaults(handler=run_command)
 
@@ -49,12 +42,7 @@ def run_command(args: argparse.Namespace) -> int:
     from pipeline.runner import SourcesFailed, run_day
     from pipeline.settings import load_config
 
-    overrides: dict[str, Any] = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        overrides[key.strip()] = value
+    overrides: dict[str, Any] = setting_overrides(args.set)
     if args.out:
         overrides["output_root"] = args.out
     if args.archive:
