@@ -9,7 +9,7 @@ import calendar
 import contextlib
 import gzip
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from io import BytesIO
 from typing import Any
@@ -159,15 +159,8 @@ class Deduper:
         if canonical in self.seen:
             return candidate, self.seen[canonical]
         self.seen[canonical] = candidate.url
-        return Candidate(
-            url=canonical,
-            source=candidate.source,
-            discovered_via=candidate.discovered_via,
-            discovered_from=candidate.discovered_from,
-            feed_title=candidate.feed_title,
-            feed_published_at=candidate.feed_published_at,
-            lastmod=candidate.lastmod,
-        ), None
+        # Every other field of the listing comes along (a copy field by field dropped new ones).
+        return replace(candidate, url=canonical), None
 
 
 def entries_to_candidates(
