@@ -1,0 +1,188 @@
+"""One news_ingest run on a real CeleryExecutor cluster: two workers, Postgres, Redis, S3.
+
+The cluster is the one ``make run-cluster`` starts (``pipeline.cluster.demo.demo_cluster``): the
+Airflow components and two Celery workers as separate processes, each worker in its own empty
+directory, Airflow's database created on the local Postgres, every pipeline root on moto's S3
+server. The day is read back with DuckDB over S3. Afterwards no process, database or Redis key of
+the cluster may be left. About 2 minutes on this machine; every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipeline.cluster.demo import (
+    DAG_ID,
+    DATA_SUFFIXES,
+    TEST_REDIS_DB,
+    articles_per_source,
+    demo_cluster,
+    run_day,
+)
+from pipeline.cluster.services import BrokerQueue
+from pipeline.dataset import duckdb_views
+from pipeline.demo.catalog import MAIN_DAY, load_catalog
+
+# Start-up (database migration, five components) takes ~1 min here, the run ~30 s; the inner
+# deadlines (240 s to start, 180 s for the run) fire before this one.
+pytestmark = pytest.mark.timeout(480)
+
+
+@pytest.fixture(scope="module")
+def cluster_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Everything the tests check, gathered while the cluster is up and after it is torn down."""
+    base = tmp_path_factory.mktemp("cluster")
+    database = f"newsingest_airflow_test_{uuid.uuid4().hex[:8]}"
+    with demo_cluster(
+        base, database_name=database, redis_db=TEST_REDIS_DB, start_timeout=240
+    ) as demo:
+        cluster = demo.cluster
+        run = run_day(demo, MAIN_DAY, timeout=180)
+        result: dict[str, Any] = {
+            "run": run,
+            "placements": cluster.placements(DAG_ID, run["dag_run_id"]),
+            "workers": cluster.worker_names,
+            "worker_dirs": dict(cluster.worker_dirs),
+            "local_data": cluster.local_files(DATA_SUFFIXES),
+            "per_source": articles_per_source(demo.output_root),
+            "articles": duckdb_views(demo.output_root)
+            .sql("SELECT url, source, story_id, is_duplicate FROM articles")
+            .fetchall(),
+            "pages": duckdb_views(demo.output_root)
+            .sql("SELECT url, status, reason FROM fetch_log WHERE role = 'page'")
+            .fetchall(),
+            "demo_url": demo.demo_url,
+            "s3_env": demo.s3.environ(),
+            "bucket": demo.s3.bucket,
+            "pgids": [p.pid for p in cluster.processes] + [demo.s3.process.pid],  # type: ignore[union-attr]
+            "database": cluster.database,
+            "queue": cluster.queue,
+        }
+        result["httpfs"] = httpfs_articles(demo.s3.endpoint, demo.output_root)
+    # The cluster is down now: nothing it started may be left behind.
+    result["left_processes"] = alive_in_groups(result["pgids"])
+    result["database_left"] = database_exists(result["database"].name)
+    result["queue_keys_left"] = redis_keys(result["queue"])
+    return result
+
+
+def httpfs_articles(endpoint: str, output_root: str) -> int | str:
+    """The analysts' line (docs/analysts.md): rows read with DuckDB's own S3 client, or why not."""
+    connection = duckdb.connect()
+    try:
+        connection.execute("LOAD httpfs")
+    except duckdb.Error as exc:  # the extension is downloaded on first use; no network here
+        return f"httpfs not available: {exc}".splitlines()[0]
+    host = endpoint.removeprefix("http://")
+    connection.execute(
+        "CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', "
+        f"ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)"
+    )
+    rows = connection.sql(
+        f"SELECT count(*) FROM read_parquet('{output_root}/articles/*/*.parquet', "
+        "hive_partitioning = true)"
+    ).fetchone()
+    return int(rows[0]) if rows else 0
+
+
+def test_the_run_succeeds_with_tasks_on_both_workers(cluster_run: dict[str, Any]) -> None:
+    assert cluster_run["run"]["state"] == "success"
+    placements = cluster_run["placements"]
+    assert {p.task_id for p in placements} == {"plan_shards", "fetch", "extract", "publish"}
+    assert all(p.state == "success" for p in placements), placements
+    # Each attempt's log is on exactly the worker that ran it (its own folder, no shared disk).
+    assert all(p.worker in cluster_run["workers"] for p in placements), placements
+    # One task at a time per worker, and each next task of the chain is queued while the
+    # other worker is idle on the broker: the four tasks are spread over both.
+    assert {p.worker for p in placements} == set(cluster_run["workers"]), placements
+
+
+def test_no_data_file_is_on_a_workers_disk(cluster_run: dict[str, Any]) -> None:
+    assert cluster_run["local_data"] == []
+    for home in cluster_run["worker_dirs"].values():
+        assert (home / "airflow" / "logs").is_dir()  # the worker did run tasks from here
+
+
+def test_the_day_read_with_duckdb_over_s3_is_the_demo_day(cluster_run: dict[str, Any]) -> None:
+    per_source = {source: rows for dt, source, rows, _ in cluster_run["per_source"]}
+    assert {dt for dt, *_ in cluster_run["per_source"]} == {MAIN_DAY.isoformat()}
+    assert set(per_source) == {
+        "harbor-times",
+        "northgate-ledger",
+        "coastline-post",
+        "valley-courier",
+    }
+    base = cluster_run["demo_url"]
+    rows = {
+        url.removeprefix(base): (source, story, dup)
+        for url, source, story, dup in cluster_run["articles"]
+    }
+    expected = {
+        a.path
+        for a in load_catalog()
+        if a.published_at.astimezone(UTC).date() == MAIN_DAY and not a.robots_disallowed
+    }
+    assert expected <= set(rows)
+    wire = [rows[a.path] for a in load_catalog() if a.story == "wire-alliance-working-group"]
+    assert len({story for _, story, _ in wire}) == 1 and sum(not dup for *_, dup in wire) == 1
+    pages = cluster_run["pages"]
+    assert pages and all(status in {"fetched", "skipped", "failed"} for _, status, _ in pages)
+    assert all(reason for _, status, reason in pages if status != "fetched")
+
+
+def test_the_analysts_httpfs_line_reads_the_day(cluster_run: dict[str, Any]) -> None:
+    counted = cluster_run["httpfs"]
+    if isinstance(counted, str):
+        pytest.skip(counted)
+    assert counted == sum(rows for _, _, rows, _ in cluster_run["per_source"])
+
+
+def test_everything_the_cluster_started_is_gone(cluster_run: dict[str, Any]) -> None:
+    assert cluster_run["left_processes"] == []
+    assert not cluster_run["database_left"]
+    assert cluster_run["queue_keys_left"] == []
+
+
+def database_exists(name: str) -> bool:
+    import psycopg2
+
+    from pipeline.cluster.services import DEFAULT_POSTGRES
+
+    connection = psycopg2.connect(f"{DEFAULT_POSTGRES}/postgres", connect_timeout=10)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            return cursor.fetchone() is not None
+    finally:
+        connection.close()
+
+
+def redis_keys(queue: BrokerQueue) -> list[bytes]:
+    import redis
+
+    client = redis.Redis.from_url(queue.broker_url, socket_timeout=10)
+    try:
+        return list(client.scan_iter(match=f"*{queue.name}*"))
+    finally:
+        client.close()
+
+
+def alive_in_groups(pgids: list[int]) -> list[int]:
+    """Processes still in the process groups the cluster's components led."""
+    alive = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) in pgids:
+                alive.append(int(entry.name))
+        except ProcessLookupError:
+            continue
+    return alive
