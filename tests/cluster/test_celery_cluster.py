@@ -10,18 +10,21 @@ the cluster may be left. About 2 minutes on this machine; every wait has a deadl
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.fs as pafs
 import pytest
 
 from pipeline.cluster.demo import (
     DAG_ID,
     DATA_SUFFIXES,
     TEST_REDIS_DB,
+    DemoCluster,
     articles_per_source,
     demo_cluster,
     run_day,
@@ -33,6 +36,7 @@ from pipeline.demo.catalog import MAIN_DAY, load_catalog
 # Start-up (database migration, five components) takes ~1 min here, the run ~30 s; the inner
 # deadlines (240 s to start, 180 s for the run) fire before this one.
 pytestmark = pytest.mark.timeout(480)
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +69,7 @@ def cluster_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "database": cluster.database,
             "queue": cluster.queue,
         }
-        result["httpfs"] = httpfs_articles(demo.s3.endpoint, demo.output_root)
+        result["analysts"] = analysts_lines_on(demo, base / "mirror")
     # The cluster is down now: nothing it started may be left behind.
     result["left_processes"] = alive_in_groups(result["pgids"])
     result["database_left"] = database_exists(result["database"].name)
@@ -73,23 +77,46 @@ def cluster_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return result
 
 
-def httpfs_articles(endpoint: str, output_root: str) -> int | str:
-    """The analysts' line (docs/analysts.md): rows read with DuckDB's own S3 client, or why not."""
+def analyst_statements() -> list[str]:
+    """The ``con.sql(...)`` statements of docs/analysts.md's "DuckDB on S3" section, in order."""
+    docs = (REPO / "docs" / "analysts.md").read_text()
+    section = docs.split("## DuckDB on S3", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r'con\.sql\("(.+?)"\)', section)
+
+
+def analysts_lines_on(demo: DemoCluster, mirror: Path) -> dict[str, Any]:
+    """Article counts from the documented statements: with httpfs against the S3 server when
+    the extension can be loaded, and always against a local copy of the bucket (same SQL)."""
+    install, secret, glob_query, set_files, manifest_query = analyst_statements()
+    assert install.startswith("INSTALL httpfs") and "CREATE SECRET" in secret
+    s3 = pafs.S3FileSystem(
+        endpoint_override=demo.s3.endpoint,
+        region="us-east-1",
+        access_key="test",
+        secret_key="test",
+    )
+    pafs.copy_files(f"{demo.s3.bucket}/out", str(mirror / "out"), source_filesystem=s3)
+
+    def counts(connection: duckdb.DuckDBPyConnection, prefix: str) -> dict[str, Any]:
+        def run(sql: str) -> duckdb.DuckDBPyRelation | None:
+            return connection.sql(sql.replace("s3://news/", prefix))
+
+        globbed = dict(run(glob_query).fetchall())  # type: ignore[union-attr]
+        run(set_files)
+        committed = dict(run(manifest_query).fetchall())  # type: ignore[union-attr]
+        return {"glob": globbed, "manifest": committed}
+
+    found: dict[str, Any] = {"local": counts(duckdb.connect(), f"{mirror}/")}
     connection = duckdb.connect()
     try:
         connection.execute("LOAD httpfs")
-    except duckdb.Error as exc:  # the extension is downloaded on first use; no network here
-        return f"httpfs not available: {exc}".splitlines()[0]
-    host = endpoint.removeprefix("http://")
-    connection.execute(
-        "CREATE SECRET (TYPE s3, KEY_ID 'test', SECRET 'test', REGION 'us-east-1', "
-        f"ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)"
-    )
-    rows = connection.sql(
-        f"SELECT count(*) FROM read_parquet('{output_root}/articles/*/*.parquet', "
-        "hive_partitioning = true)"
-    ).fetchone()
-    return int(rows[0]) if rows else 0
+    except duckdb.Error as exc:  # downloaded on first use; no network here
+        found["httpfs"] = f"httpfs not available: {exc}".splitlines()[0]
+        return found
+    host = demo.s3.endpoint.removeprefix("http://")
+    connection.execute(secret.replace("127.0.0.1:9000", host))
+    found["httpfs"] = counts(connection, f"s3://{demo.s3.bucket}/")
+    return found
 
 
 def test_the_run_succeeds_with_tasks_on_both_workers(cluster_run: dict[str, Any]) -> None:
@@ -137,11 +164,18 @@ def test_the_day_read_with_duckdb_over_s3_is_the_demo_day(cluster_run: dict[str,
     assert all(reason for _, status, reason in pages if status != "fetched")
 
 
-def test_the_analysts_httpfs_line_reads_the_day(cluster_run: dict[str, Any]) -> None:
-    counted = cluster_run["httpfs"]
-    if isinstance(counted, str):
-        pytest.skip(counted)
-    assert counted == sum(rows for _, _, rows, _ in cluster_run["per_source"])
+def test_the_analysts_duckdb_lines_read_the_day(cluster_run: dict[str, Any]) -> None:
+    expected = {source: rows for _, source, rows, _ in cluster_run["per_source"]}
+    local = cluster_run["analysts"]["local"]
+    assert local == {"glob": expected, "manifest": expected}
+
+
+def test_the_analysts_httpfs_line_reads_the_day_on_s3(cluster_run: dict[str, Any]) -> None:
+    on_s3 = cluster_run["analysts"]["httpfs"]
+    if isinstance(on_s3, str):
+        pytest.skip(on_s3)
+    expected = {source: rows for _, source, rows, _ in cluster_run["per_source"]}
+    assert on_s3 == {"glob": expected, "manifest": expected}
 
 
 def test_everything_the_cluster_started_is_gone(cluster_run: dict[str, Any]) -> None:
