@@ -64,6 +64,8 @@ def demo_cluster(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt  # unwinds through the cluster's cleanup, like Ctrl-C
 
     signal.signal(signal.SIGTERM, stop)
+    # Also when started in the background of a script, where SIGINT arrives ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return run_cluster_demo(args.days, keep_database=args.keep_database)
     except ClusterError as exc:

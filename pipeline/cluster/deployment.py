@@ -37,6 +37,7 @@ from pipeline.cluster.processes import (
     free_port,
     log_tail,
     port_open,
+    stop_all,
     wait_until,
 )
 from pipeline.cluster.services import BrokerQueue, MetadataDatabase
@@ -223,9 +224,8 @@ class AirflowCluster:
         self._start(f"celery-{name}", argv, env, home, self.base_dir / "logs")
 
     def stop(self) -> None:
-        """Stop every component, the workers first (they finish or abandon their task)."""
-        for process in reversed(self.processes):
-            process.stop()
+        """Stop every component at once (a worker's warm shutdown lets a running task end)."""
+        stop_all(list(reversed(self.processes)))
         self.processes.clear()
 
     def _worker_ready(self, name: str) -> bool:

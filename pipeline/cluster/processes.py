@@ -80,21 +80,32 @@ class ManagedProcess:
                 f"{log_tail(self.log_path)}"
             )
 
-    def stop(self, grace_seconds: float = 20.0) -> None:
-        """SIGTERM to the group (a warm shutdown), then SIGKILL whatever is left of it."""
-        try:
-            pgid = os.getpgid(self.pid)
-        except ProcessLookupError:
-            pgid = None
-        if pgid is not None and pgid == self.pid:
-            _signal_group(pgid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.popen.wait(timeout=grace_seconds)
-            # Children that outlived their parent (or a parent deaf to SIGTERM) go now.
-            _signal_group(pgid, signal.SIGKILL)
+    def terminate(self) -> None:
+        """SIGTERM to the whole group: a warm shutdown of the process and its children."""
+        _signal_group(self.pid, signal.SIGTERM)  # the group's id is the leader's pid
+
+    def finish(self, deadline: float) -> None:
+        """Wait for the process until ``deadline`` (a monotonic time), then SIGKILL whatever is
+        left of its group (children that outlived it, or a parent deaf to SIGTERM)."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+        _signal_group(self.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored
             self.popen.wait(timeout=10)
         self._log.close()
+
+    def stop(self, grace_seconds: float = 20.0) -> None:
+        self.terminate()
+        self.finish(time.monotonic() + grace_seconds)
+
+
+def stop_all(processes: list[ManagedProcess], grace_seconds: float = 20.0) -> None:
+    """Stop several processes at once: one grace period for all, not one each."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + grace_seconds
+    for process in processes:
+        process.finish(deadline)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
