@@ -184,7 +184,8 @@ def run_cluster_demo(days: int, base_dir: Path | None = None, keep_database: boo
             f"up in {up:.0f}s: API server {cluster.api_url}, S3 {demo.s3.endpoint} "
             f"(bucket {demo.s3.bucket}), demo site {demo.demo_url}, Postgres database "
             f"{cluster.database.name}, Redis {cluster.queue.broker_url} queue "
-            f"{cluster.queue.name}, workers {', '.join(cluster.worker_names)}"
+            f"{cluster.queue.name}, workers "
+            + ", ".join(f"{name} (queue {queue})" for name, queue in cluster.worker_queues.items())
         )
         if days == 1:
             runs = [run_day(demo, MAIN_DAY, timeout=600)]

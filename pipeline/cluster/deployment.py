@@ -31,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from pipeline.cluster.policy import FETCH_QUEUE_VARIABLE, LOCAL_SETTINGS
 from pipeline.cluster.processes import (
     ClusterError,
     ManagedProcess,
@@ -76,11 +77,17 @@ class AirflowCluster:
         pipeline_env: dict[str, str],
         worker_names: tuple[str, ...] = ("worker-a", "worker-b"),
     ) -> None:
+        """The first worker serves the fetch queue, the others the default queue
+        (:mod:`pipeline.cluster.policy`)."""
         self.base_dir = base_dir
         self.database = database
         self.queue = queue
         self.pipeline_env = pipeline_env
         self.worker_names = worker_names
+        self.worker_queues = {
+            name: queue.fetch_name if index == 0 else queue.name
+            for index, name in enumerate(worker_names)
+        }
         self.api_port = free_port()
         self.processes: list[ManagedProcess] = []
         self.worker_dirs: dict[str, Path] = {}
@@ -124,6 +131,7 @@ class AirflowCluster:
             "AIRFLOW__CELERY__BROKER_URL": self.queue.broker_url,
             "AIRFLOW__CELERY__RESULT_BACKEND": self.database.celery_result_backend,
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue.name,
+            FETCH_QUEUE_VARIABLE: self.queue.fetch_name,
             # Only the runs we ask for: an unpaused daily DAG would otherwise get its latest
             # interval scheduled too (catchup=False still runs the most recent one).
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
@@ -136,7 +144,9 @@ class AirflowCluster:
         """Migrate the database, start the control plane and the workers, wait until all are up."""
         deadline = time.monotonic() + timeout
         control_home = self.base_dir / "control"
-        control_home.mkdir(parents=True, exist_ok=True)
+        (control_home / "config").mkdir(parents=True, exist_ok=True)
+        # Airflow puts AIRFLOW_HOME/config on sys.path and loads the task policy from here.
+        (control_home / "config" / "airflow_local_settings.py").write_text(LOCAL_SETTINGS)
         control_env = self.environ(control_home)
         migrate = subprocess.run(
             [str(AIRFLOW), "db", "migrate"],
@@ -219,7 +229,7 @@ class AirflowCluster:
             "--concurrency",
             "1",  # one task at a time, so the next queued task goes to the idle worker
             "--queues",
-            self.queue.name,
+            self.worker_queues[name],
         ]
         self._start(f"celery-{name}", argv, env, home, self.base_dir / "logs")
 

@@ -127,8 +127,13 @@ class BrokerQueue:
     def broker_url(self) -> str:
         return f"{self.server}/{self.db}"
 
+    @property
+    def fetch_name(self) -> str:
+        """The queue of the tasks that talk to news sites (pipeline.cluster.policy)."""
+        return f"{self.name}-fetch"
+
     def delete(self) -> None:
-        """Remove the keys of this queue (the queue list and kombu's binding set)."""
+        """Remove the keys of this run's queues (the queue lists and kombu's binding sets)."""
         import redis
 
         client = redis.Redis.from_url(self.broker_url, socket_timeout=10)

@@ -126,9 +126,11 @@ def test_the_run_succeeds_with_tasks_on_both_workers(cluster_run: dict[str, Any]
     assert all(p.state == "success" for p in placements), placements
     # Each attempt's log is on exactly the worker that ran it (its own folder, no shared disk).
     assert all(p.worker in cluster_run["workers"] for p in placements), placements
-    # One task at a time per worker, and each next task of the chain is queued while the
-    # other worker is idle on the broker: the four tasks are spread over both.
-    assert {p.worker for p in placements} == set(cluster_run["workers"]), placements
+    # The cluster routes fetch to the first worker's queue and the rest to the second's, so
+    # the archive written on one worker is extracted on the other (pipeline.cluster.policy).
+    fetcher, processor = cluster_run["workers"]
+    assert {p.worker for p in placements if p.task_id == "fetch"} == {fetcher}, placements
+    assert {p.worker for p in placements if p.task_id != "fetch"} == {processor}, placements
 
 
 def test_no_data_file_is_on_a_workers_disk(cluster_run: dict[str, Any]) -> None:
