@@ -148,17 +148,20 @@ class AirflowCluster:
         # Airflow puts AIRFLOW_HOME/config on sys.path and loads the task policy from here.
         (control_home / "config" / "airflow_local_settings.py").write_text(LOCAL_SETTINGS)
         control_env = self.environ(control_home)
-        migrate = subprocess.run(
-            [str(AIRFLOW), "db", "migrate"],
-            env=control_env,
-            cwd=control_home,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=max(30.0, deadline - time.monotonic()),
-            check=False,
-        )
+        try:
+            migrate = subprocess.run(
+                [str(AIRFLOW), "db", "migrate"],
+                env=control_env,
+                cwd=control_home,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=max(30.0, deadline - time.monotonic()),
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise ClusterError(f"airflow db migrate did not finish in {exc.timeout:.0f}s") from exc
         (control_home / "db-migrate.log").write_text(migrate.stdout)
         if migrate.returncode != 0:
             tail = "\n".join(migrate.stdout.splitlines()[-30:])
