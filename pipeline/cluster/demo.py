@@ -161,8 +161,22 @@ def articles_per_source(output_root: str) -> list[tuple[Any, ...]]:
     ).fetchall()
 
 
+def keep_bucket_copy(demo: DemoCluster, target: Path) -> Path:
+    """Copy the run's bucket to ``target`` (the moto server keeps it in memory only)."""
+    import shutil
+
+    import pyarrow.fs as pafs
+
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    source = pafs.S3FileSystem(endpoint_override=demo.s3.endpoint, region="us-east-1")
+    pafs.copy_files(demo.s3.bucket, str(target), source_filesystem=source)
+    return target
+
+
 def run_cluster_demo(days: int, base_dir: Path | None = None, keep_database: bool = False) -> int:
-    from pipeline.cli.summary import format_summary
+    from pipeline.cli.summary import duckdb_hint, format_summary
     from pipeline.demo.catalog import MAIN_DAY
     from pipeline.models import RunWindow
     from pipeline.publish.report import SUMMARY_JSON
@@ -215,5 +229,8 @@ def run_cluster_demo(days: int, base_dir: Path | None = None, keep_database: boo
             print("  " + "  ".join(str(value) for value in row))
         local = cluster.local_files(DATA_SUFFIXES)
         print(f"data files in the workers' own directories: {len(local)}")
+        copy = keep_bucket_copy(demo, base_dir / "bucket")
+        print(f"the S3 server stops now; a copy of its bucket is in {copy}")
+        print(duckdb_hint(str(copy / "out")))
     print(f"done in {time.monotonic() - started:.1f}s; everything started was stopped")
     return 1 if failed or local else 0
