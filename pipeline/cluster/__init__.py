@@ -10,5 +10,6 @@ own process through the ``airflow`` CLI, so this package never imports Airflow (
   its own on the local Postgres, a queue of its own on the local Redis;
 - :mod:`pipeline.cluster.deployment` the Airflow components, their configuration, and the
   REST calls that trigger runs and say which worker ran each task;
+- :mod:`pipeline.cluster.policy` the task policy that sends fetch tasks to the fetch queue;
 - :mod:`pipeline.cluster.demo` ``newsingest demo-cluster``: the demo day (or a backfill) on it.
 """
