@@ -8,7 +8,7 @@ BENCH ?= ../shared/extraction-bench/dev
 TRAFILATURA_BENCH ?= ../shared/extraction-bench/trafilatura-dev
 META_BENCH ?= ../shared/metadata-bench
 
-.PHONY: setup run test lint bench bench-startup bench-extract bench-dedup bench-meta clean
+.PHONY: setup run run-cluster run-cluster-backfill test lint bench bench-startup bench-extract bench-dedup bench-meta clean
 
 setup: $(BIN)/.synced
 
@@ -27,6 +27,16 @@ $(BIN)/.synced: pyproject.toml uv.lock | $(UV)
 
 run: setup
 	$(BIN)/newsingest demo-run
+
+# The same DAG on a local CeleryExecutor cluster: Airflow's database on the local Postgres, Redis,
+# scheduler + DAG processor + API server, two Celery workers with no shared disk, every root on a
+# loopback S3 server (pipeline/cluster, docs/deploy.md). Stops everything it started.
+run-cluster: setup
+	$(BIN)/newsingest demo-cluster
+
+# Three days as one `backfill create`, run by the cluster's scheduler in date order.
+run-cluster-backfill: setup
+	$(BIN)/newsingest demo-cluster --days 3
 
 test: setup lint
 	$(BIN)/pytest -q

@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipeline.cli.demo",
         "start the demo site and run the news_ingest DAG with `airflow dags test`",
     ),
+    "demo-cluster": (
+        "pipeline.cli.demo",
+        "run the demo day (or --days 3, a backfill) on a local CeleryExecutor cluster over S3",
+    ),
 }
 
 
