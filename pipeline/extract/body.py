@@ -336,9 +336,34 @@ def _attr_string(tag: Tag) -> str:
     return " ".join([*classes, ident if isinstance(ident, str) else ""])
 
 
+# Tokens that mark boilerplate only as a class or id of their own ("hidden", "widget"): inside a
+# compound they name something else: Drupal's "field-label-hidden" on every body field, the
+# "overflow-hidden" layout utility, Elementor's "elementor-widget-container" around page text,
+# "print-step" or "no-print" on the printable recipe steps themselves.
+WHOLE_WORD_NEGATIVE_TOKENS: frozenset[str] = frozenset({"hidden", "widget", "print"})
+# A CSS-modules class ends in a generated hash ("Layout_main__2pNav"); its case and digits
+# would split into spurious tokens ("nav").
+_CSS_MODULE_HASH = re.compile(r"__(?=[A-Za-z0-9]{5}(?:\s|$))[a-z]*[A-Z0-9][A-Za-z0-9]*")
+
+
+def _strip_css_module_hashes(raw: str) -> str:
+    return _CSS_MODULE_HASH.sub("", raw) if "__" in raw else raw
+
+
 @lru_cache(maxsize=8192)
 def _tokens(raw: str) -> frozenset[str]:
+    raw = _strip_css_module_hashes(raw)
     return frozenset(t for t in _NON_ALNUM.split(_CAMEL.sub(r"\1 \2", raw).lower()) if t)
+
+
+def _negative_tokens(raw: str, tokens: frozenset[str]) -> bool:
+    hits = tokens & NEGATIVE_TOKENS
+    if not hits:
+        return False
+    if hits - WHOLE_WORD_NEGATIVE_TOKENS:
+        return True
+    words = raw.lower().split()
+    return any(hit in words for hit in hits)
 
 
 @lru_cache(maxsize=8192)
@@ -378,7 +403,7 @@ def _vocabulary(raw: str) -> _Vocabulary:
     tokens = _tokens(raw)
     strong = _STRONG_RE.search(flat) is not None
     return _Vocabulary(
-        negative=bool(tokens & NEGATIVE_TOKENS) or _NEGATIVE_RE.search(flat) is not None,
+        negative=_negative_tokens(raw, tokens) or _NEGATIVE_RE.search(flat) is not None,
         strong_body=strong,
         positive=strong or _POSITIVE_RE.search(flat) is not None,
         paywall=bool(tokens & PAYWALL_TOKENS) or _PAYWALL_RE.search(flat) is not None,
@@ -1052,6 +1077,7 @@ def _count_teasers(nodes: Iterable[Tag], stats: TreeStats) -> int:
     return teasers
 
 
+_PAGE_TAGS: frozenset[str] = frozenset({"html", "body"})
 # Tags the scored walk must look at even without attributes.
 _WALK_SPECIAL_TAGS: frozenset[str] = frozenset({*BLOCK_TAGS, *FURNITURE_TAGS, "a", "time", "br"})
 
@@ -1161,7 +1187,9 @@ class _ScoredEmitter:
             is_block = name in BLOCK_TAGS or container or boilerplate
             raw = _attr_string(tag)
             vocab = _vocabulary(raw) if raw else _NO_VOCABULARY
-            negative = vocab.negative or _role_is_boilerplate(tag)
+            # <html> and <body> are never boilerplate, whatever their classes say ("no-sidebars",
+            # "has-sidebar" on <body> would otherwise mark the whole page).
+            negative = (vocab.negative or _role_is_boilerplate(tag)) and name not in _PAGE_TAGS
             strong = vocab.strong_body or tag.attrs.get("itemprop") == "articleBody"
             furniture = name in self.furniture
             address = name == "a" and _is_address_link(tag)
