@@ -209,7 +209,8 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"^(advertisement|ad|sponsored|story continues below)$",
         r"^(share|share this|follow us|sign up|subscribe)\b",
         r"^(photo|image|picture|video|credit|source|illustration)s?\s*(:|by\b|credit\b)",
-        r"^\(?(photo|image|picture)s?\s*:",
+        r"^\(?(photo|image|picture|credit|foto|bild|titelbild|crédits?( photos?)?)s?\s*:",
+        r"©",
         r"\b(getty images|shutterstock|ap photo|afp via getty|reuters/)\b",
         r"^by\s+[A-Z\w.'’-]+(\s+[A-Z\w.'’-]+){0,4}(\s*(,|and|&)\s*[A-Z\w.'’-]+(\s+[A-Z\w.'’-]+){0,4})*\s*$",
         r"^(published|updated|posted|last updated|first published)\b.{0,60}$",
@@ -223,6 +224,13 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"^(topics|tags|caption|close|open|menu|related news|related stories|related articles"
         r"|you may also like|recommended for you|more on this( story)?|trending now"
         r"|advert|advertisement|sponsored content)\s*:?$",
+        # The same furniture in the benchmarks' other languages (German, French, Spanish,
+        # Italian): "read also" leads, further-reading headings, ad labels.
+        r"^(lesen sie (auch|mehr|hier)|lies auch|auch interessant|das könnte (sie|dich) auch"
+        r" interessieren|zum weiterlesen|mehr zum thema|weitere (themen|artikel|beiträge"
+        r"|nachrichten|meldungen)\b|à lire aussi|lire aussi|à voir aussi|sur le même sujet"
+        r"|voir aussi|lee también|te puede interesar|leggi anche)",
+        r"^(anzeige|werbung|publicité|publicidad|pubblicità)\b",
     )
 )
 # Only paragraphs up to this many words are tested against the patterns above.
@@ -242,6 +250,7 @@ TRAILER_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(contributed|contributed reporting) to this (report|story|article)\.?$",
         r"^\[\w+[^\]]*\].*\[/\w+\]$",
         r"\bis committed to publishing a diversity of letters\b",
+        r"\b(sign(ing)? up (to|for)|subscribe to) (our|the) newsletter\b",
     )
 )
 TRAILER_MAX_WORDS = 60
