@@ -594,6 +594,8 @@ class TreeStats:
     text: dict[int, int] = field(default_factory=dict)
     links: dict[int, int] = field(default_factory=dict)
     order: list[Tag] = field(default_factory=list)  # the tags walked, document order
+    # Per tag (by id), the index in ``order`` just past its subtree: order[i:ends[id]] is it.
+    ends: dict[int, int] = field(default_factory=dict)
     paywall_marker: bool = False  # some element of the page carries paywall vocabulary
     # Each text block's (length, vote) in score_candidates, shared by the votes of one page.
     votes: dict[int, tuple[int, float]] = field(default_factory=dict)
@@ -613,7 +615,7 @@ def walk_tree(root: Tag, drop: Callable[[Tag], bool] | None = None) -> tuple[Tre
     The sizes describe the tree as it will be once the returned tags are extracted.
     """
     stats = TreeStats()
-    text_of, links_of, order = stats.text, stats.links, stats.order
+    text_of, links_of, order, ends = stats.text, stats.links, stats.order, stats.ends
     dropped: list[Tag] = []
 
     def visit(tag: Tag) -> tuple[int, int]:
@@ -635,10 +637,49 @@ def walk_tree(root: Tag, drop: Callable[[Tag], bool] | None = None) -> tuple[Tre
                 links += child_text if element.name == "a" else child_links
         text_of[id(tag)] = text
         links_of[id(tag)] = links
+        ends[id(tag)] = len(order)
         return text, links
 
     visit(root)
     return stats, dropped
+
+
+def prune_stats(stats: TreeStats, drop: Callable[[Tag], bool]) -> tuple[TreeStats, list[Tag]]:
+    """What walk_tree(root, drop) gives, from the statistics of the same tree without a walk.
+
+    The subtrees ``drop`` selects (tested in document order, none inside another) are cut out of
+    ``order`` and their sizes are taken off their ancestors', so the tree is not read again.
+    """
+    order, ends = stats.order, stats.ends
+    text_of, links_of = dict(stats.text), dict(stats.links)
+    pruned = TreeStats(text=text_of, links=links_of, ends={})
+    kept: list[Tag] = pruned.order
+    dropped: list[Tag] = []
+    index, n = 1, len(order)  # the root itself is never tested, as in walk_tree
+    if order:
+        kept.append(order[0])
+    while index < n:
+        tag = order[index]
+        if not drop(tag):
+            kept.append(tag)
+            index += 1
+            continue
+        dropped.append(tag)
+        end = ends[id(tag)]
+        text = text_of[id(tag)]
+        links = text if tag.name == "a" else links_of[id(tag)]  # what it adds to its parent's
+        for inner in order[index:end]:
+            del text_of[id(inner)], links_of[id(inner)]
+        parent = tag.parent
+        while parent is not None:
+            key = id(parent)
+            text_of[key] -= text
+            links_of[key] -= links
+            if parent.name == "a":
+                links = text  # a link counts all its text as link text to its own parent
+            parent = parent.parent
+        index = end
+    return pruned, dropped
 
 
 def iter_tags(root: Tag) -> Iterator[Tag]:
@@ -725,7 +766,7 @@ def find_boilerplate(
             return False
         return stats.prose(tag) / total <= options.protect_text_ratio
 
-    cleaned, boilerplate = walk_tree(soup, drop)
+    cleaned, boilerplate = prune_stats(stats, drop)
     cleaned.paywall_marker = paywall
     cleaned.votes = stats.votes
     return cleaned, boilerplate
