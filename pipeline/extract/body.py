@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -261,7 +260,6 @@ ADDRESS_LINK_TEXT = re.compile(r"^\s*(https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w{2,}
 
 # Characters that carry no text: zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen.
 INVISIBLE_CHARS: dict[int, None] = dict.fromkeys((0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD))
-_WHITESPACE = re.compile(r"\s+")
 _CAMEL = re.compile(r"([a-z])([A-Z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"\w+")
@@ -318,8 +316,10 @@ class Body:
 
 def normalize_text(text: str) -> str:
     """NFC, no invisible characters, whitespace collapsed to single spaces, stripped."""
-    text = unicodedata.normalize("NFC", text).translate(INVISIBLE_CHARS)
-    return _WHITESPACE.sub(" ", text).strip()
+    if not text.isascii():  # ASCII is in NFC and holds no invisible characters
+        text = unicodedata.normalize("NFC", text).translate(INVISIBLE_CHARS)
+    # str.split() splits on the same Unicode whitespace as re's \s, and faster.
+    return " ".join(text.split())
 
 
 def _collapsed_length(text: str) -> int:
@@ -341,6 +341,8 @@ def _attr_string(tag: Tag) -> str:
     ident = attrs.get("id")
     if not raw_classes and not ident:
         return ""
+    if type(raw_classes) is str and ident is None:  # the common case, without a list
+        return raw_classes + " "
     classes: list[str] = [raw_classes] if isinstance(raw_classes, str) else list(raw_classes or ())
     return " ".join([*classes, ident if isinstance(ident, str) else ""])
 
@@ -548,9 +550,9 @@ def _drop_furniture(html: str) -> str:
         spans.append((opened, match.end()))
     if not spans:
         return html
-    markers = [m.start() for m in RAW_CONTENT_MARKERS.finditer(html)]
-    # Only spans with no content marker inside go.
-    spans = [(s, e) for s, e in spans if bisect_left(markers, s) == bisect_left(markers, e)]
+    # Only spans with no content marker inside go (searched span by span: the spans are a
+    # small part of the page, the markers ("author") are all over it).
+    spans = [(s, e) for s, e in spans if RAW_CONTENT_MARKERS.search(html, s, e) is None]
     pieces: list[str] = []
     kept_from = 0
     for start, end in sorted(spans):
@@ -1174,6 +1176,7 @@ class _ScoredEmitter:
         self.strong = 0
         self.depth = 0
         self.furniture: dict[str, int] = dict.fromkeys(FURNITURE_TAGS, 0)
+        self.furniture_above: frozenset[str] = frozenset()  # the names counted above, as a set
         self.tokens: list[frozenset[str]] = []
 
     def add(self, text: str) -> None:
@@ -1198,7 +1201,7 @@ class _ScoredEmitter:
                     negative=self.negative,
                     positive=self.positive,
                     strong=self.strong,
-                    furniture=frozenset(k for k, v in self.furniture.items() if v),
+                    furniture=self.furniture_above,
                     tokens=tuple(self.tokens[-TOKEN_ANCESTORS:]),
                     depth=self.depth,
                     levels_up=self.depth - meeting,
@@ -1255,6 +1258,8 @@ class _ScoredEmitter:
             self.depth += 1
             if furniture:
                 self.furniture[name] += 1
+                if self.furniture[name] == 1:
+                    self.furniture_above = self.furniture_above | {name}
             tracked = bool(raw) and self.track_tokens
             if tracked:
                 self.tokens.append(_tokens(raw))
@@ -1284,6 +1289,8 @@ class _ScoredEmitter:
                 self.tokens.pop()
             if furniture:
                 self.furniture[name] -= 1
+                if not self.furniture[name]:
+                    self.furniture_above = self.furniture_above - {name}
             self.depth -= 1
             self.strong -= strong
             self.positive -= vocab.positive
