@@ -14,10 +14,10 @@ from pipeline.extract.body import (
     prune_stats,
     walk_tree,
 )
-from pipeline.extract.tree import parse_html
 from pipeline.extract.decode import decode_html
 from pipeline.extract.metadata import clean_authors, parse_datetime
 from pipeline.extract.page import Extraction, ExtractionError, extract_article
+from pipeline.extract.tree import parse_html
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 ARTICLE_URL = "https://news.example.org/local/2026/03/10/harbour-ferry"
