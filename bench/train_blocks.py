@@ -49,7 +49,7 @@ MODEL_PATH = Path(__file__).resolve().parents[1] / "pipeline" / "extract" / MODE
 # class/id and word features (2,048 buckets) gained under 0.003 F1, so the model goes without.
 HASH_DIMENSIONS = 0
 L2 = 1.0
-SNIPPET_WEIGHT = 0.1
+SNIPPET_WEIGHT = 0.2
 ADD_THRESHOLD = 0.6
 DROP_THRESHOLD = 0.1
 NEWTON_STEPS = 25

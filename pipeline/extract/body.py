@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -209,7 +208,8 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"^(advertisement|ad|sponsored|story continues below)$",
         r"^(share|share this|follow us|sign up|subscribe)\b",
         r"^(photo|image|picture|video|credit|source|illustration)s?\s*(:|by\b|credit\b)",
-        r"^\(?(photo|image|picture)s?\s*:",
+        r"^\(?(photo|image|picture|credit|foto|bild|titelbild|crédits?( photos?)?)s?\s*:",
+        r"©",
         r"\b(getty images|shutterstock|ap photo|afp via getty|reuters/)\b",
         r"^by\s+[A-Z\w.'’-]+(\s+[A-Z\w.'’-]+){0,4}(\s*(,|and|&)\s*[A-Z\w.'’-]+(\s+[A-Z\w.'’-]+){0,4})*\s*$",
         r"^(published|updated|posted|last updated|first published)\b.{0,60}$",
@@ -223,6 +223,13 @@ BOILERPLATE_LINE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"^(topics|tags|caption|close|open|menu|related news|related stories|related articles"
         r"|you may also like|recommended for you|more on this( story)?|trending now"
         r"|advert|advertisement|sponsored content)\s*:?$",
+        # The same furniture in the benchmarks' other languages (German, French, Spanish,
+        # Italian): "read also" leads, further-reading headings, ad labels.
+        r"^(lesen sie (auch|mehr|hier)|lies auch|auch interessant|das könnte (sie|dich) auch"
+        r" interessieren|zum weiterlesen|mehr zum thema|weitere (themen|artikel|beiträge"
+        r"|nachrichten|meldungen)\b|à lire aussi|lire aussi|à voir aussi|sur le même sujet"
+        r"|voir aussi|lee también|te puede interesar|leggi anche)",
+        r"^(anzeige|werbung|publicité|publicidad|pubblicità)\b",
     )
 )
 # Only paragraphs up to this many words are tested against the patterns above.
@@ -242,6 +249,7 @@ TRAILER_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\b(contributed|contributed reporting) to this (report|story|article)\.?$",
         r"^\[\w+[^\]]*\].*\[/\w+\]$",
         r"\bis committed to publishing a diversity of letters\b",
+        r"\b(sign(ing)? up (to|for)|subscribe to) (our|the) newsletter\b",
     )
 )
 TRAILER_MAX_WORDS = 60
@@ -252,7 +260,6 @@ ADDRESS_LINK_TEXT = re.compile(r"^\s*(https?://\S+|www\.\S+|\S+@\S+\.\w+|@\w{2,}
 
 # Characters that carry no text: zero-width space/non-joiner/joiner, word joiner, BOM, soft hyphen.
 INVISIBLE_CHARS: dict[int, None] = dict.fromkeys((0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x00AD))
-_WHITESPACE = re.compile(r"\s+")
 _CAMEL = re.compile(r"([a-z])([A-Z])")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _WORD = re.compile(r"\w+")
@@ -309,8 +316,10 @@ class Body:
 
 def normalize_text(text: str) -> str:
     """NFC, no invisible characters, whitespace collapsed to single spaces, stripped."""
-    text = unicodedata.normalize("NFC", text).translate(INVISIBLE_CHARS)
-    return _WHITESPACE.sub(" ", text).strip()
+    if not text.isascii():  # ASCII is in NFC and holds no invisible characters
+        text = unicodedata.normalize("NFC", text).translate(INVISIBLE_CHARS)
+    # str.split() splits on the same Unicode whitespace as re's \s, and faster.
+    return " ".join(text.split())
 
 
 def _collapsed_length(text: str) -> int:
@@ -332,13 +341,40 @@ def _attr_string(tag: Tag) -> str:
     ident = attrs.get("id")
     if not raw_classes and not ident:
         return ""
+    if type(raw_classes) is str and ident is None:  # the common case, without a list
+        return raw_classes + " "
     classes: list[str] = [raw_classes] if isinstance(raw_classes, str) else list(raw_classes or ())
     return " ".join([*classes, ident if isinstance(ident, str) else ""])
 
 
+# Tokens that mark boilerplate only as a class or id of their own ("hidden", "widget"): inside a
+# compound they name something else: Drupal's "field-label-hidden" on every body field, the
+# "overflow-hidden" layout utility, Elementor's "elementor-widget-container" around page text,
+# "print-step" or "no-print" on the printable recipe steps themselves.
+WHOLE_WORD_NEGATIVE_TOKENS: frozenset[str] = frozenset({"hidden", "widget", "print"})
+# A CSS-modules class ends in a generated hash ("Layout_main__2pNav"); its case and digits
+# would split into spurious tokens ("nav").
+_CSS_MODULE_HASH = re.compile(r"__(?=[A-Za-z0-9]{5}(?:\s|$))[a-z]*[A-Z0-9][A-Za-z0-9]*")
+
+
+def _strip_css_module_hashes(raw: str) -> str:
+    return _CSS_MODULE_HASH.sub("", raw) if "__" in raw else raw
+
+
 @lru_cache(maxsize=8192)
 def _tokens(raw: str) -> frozenset[str]:
+    raw = _strip_css_module_hashes(raw)
     return frozenset(t for t in _NON_ALNUM.split(_CAMEL.sub(r"\1 \2", raw).lower()) if t)
+
+
+def _negative_tokens(raw: str, tokens: frozenset[str]) -> bool:
+    hits = tokens & NEGATIVE_TOKENS
+    if not hits:
+        return False
+    if hits - WHOLE_WORD_NEGATIVE_TOKENS:
+        return True
+    words = raw.lower().split()
+    return any(hit in words for hit in hits)
 
 
 @lru_cache(maxsize=8192)
@@ -378,7 +414,7 @@ def _vocabulary(raw: str) -> _Vocabulary:
     tokens = _tokens(raw)
     strong = _STRONG_RE.search(flat) is not None
     return _Vocabulary(
-        negative=bool(tokens & NEGATIVE_TOKENS) or _NEGATIVE_RE.search(flat) is not None,
+        negative=_negative_tokens(raw, tokens) or _NEGATIVE_RE.search(flat) is not None,
         strong_body=strong,
         positive=strong or _POSITIVE_RE.search(flat) is not None,
         paywall=bool(tokens & PAYWALL_TOKENS) or _PAYWALL_RE.search(flat) is not None,
@@ -514,9 +550,9 @@ def _drop_furniture(html: str) -> str:
         spans.append((opened, match.end()))
     if not spans:
         return html
-    markers = [m.start() for m in RAW_CONTENT_MARKERS.finditer(html)]
-    # Only spans with no content marker inside go.
-    spans = [(s, e) for s, e in spans if bisect_left(markers, s) == bisect_left(markers, e)]
+    # Only spans with no content marker inside go (searched span by span: the spans are a
+    # small part of the page, the markers ("author") are all over it).
+    spans = [(s, e) for s, e in spans if RAW_CONTENT_MARKERS.search(html, s, e) is None]
     pieces: list[str] = []
     kept_from = 0
     for start, end in sorted(spans):
@@ -560,6 +596,8 @@ class TreeStats:
     text: dict[int, int] = field(default_factory=dict)
     links: dict[int, int] = field(default_factory=dict)
     order: list[Tag] = field(default_factory=list)  # the tags walked, document order
+    # Per tag (by id), the index in ``order`` just past its subtree: order[i:ends[id]] is it.
+    ends: dict[int, int] = field(default_factory=dict)
     paywall_marker: bool = False  # some element of the page carries paywall vocabulary
     # Each text block's (length, vote) in score_candidates, shared by the votes of one page.
     votes: dict[int, tuple[int, float]] = field(default_factory=dict)
@@ -579,7 +617,7 @@ def walk_tree(root: Tag, drop: Callable[[Tag], bool] | None = None) -> tuple[Tre
     The sizes describe the tree as it will be once the returned tags are extracted.
     """
     stats = TreeStats()
-    text_of, links_of, order = stats.text, stats.links, stats.order
+    text_of, links_of, order, ends = stats.text, stats.links, stats.order, stats.ends
     dropped: list[Tag] = []
 
     def visit(tag: Tag) -> tuple[int, int]:
@@ -601,10 +639,49 @@ def walk_tree(root: Tag, drop: Callable[[Tag], bool] | None = None) -> tuple[Tre
                 links += child_text if element.name == "a" else child_links
         text_of[id(tag)] = text
         links_of[id(tag)] = links
+        ends[id(tag)] = len(order)
         return text, links
 
     visit(root)
     return stats, dropped
+
+
+def prune_stats(stats: TreeStats, drop: Callable[[Tag], bool]) -> tuple[TreeStats, list[Tag]]:
+    """What walk_tree(root, drop) gives, from the statistics of the same tree without a walk.
+
+    The subtrees ``drop`` selects (tested in document order, none inside another) are cut out of
+    ``order`` and their sizes are taken off their ancestors', so the tree is not read again.
+    """
+    order, ends = stats.order, stats.ends
+    text_of, links_of = dict(stats.text), dict(stats.links)
+    pruned = TreeStats(text=text_of, links=links_of, ends={})
+    kept: list[Tag] = pruned.order
+    dropped: list[Tag] = []
+    index, n = 1, len(order)  # the root itself is never tested, as in walk_tree
+    if order:
+        kept.append(order[0])
+    while index < n:
+        tag = order[index]
+        if not drop(tag):
+            kept.append(tag)
+            index += 1
+            continue
+        dropped.append(tag)
+        end = ends[id(tag)]
+        text = text_of[id(tag)]
+        links = text if tag.name == "a" else links_of[id(tag)]  # what it adds to its parent's
+        for inner in order[index:end]:
+            del text_of[id(inner)], links_of[id(inner)]
+        parent = tag.parent
+        while parent is not None:
+            key = id(parent)
+            text_of[key] -= text
+            links_of[key] -= links
+            if parent.name == "a":
+                links = text  # a link counts all its text as link text to its own parent
+            parent = parent.parent
+        index = end
+    return pruned, dropped
 
 
 def iter_tags(root: Tag) -> Iterator[Tag]:
@@ -691,7 +768,7 @@ def find_boilerplate(
             return False
         return stats.prose(tag) / total <= options.protect_text_ratio
 
-    cleaned, boilerplate = walk_tree(soup, drop)
+    cleaned, boilerplate = prune_stats(stats, drop)
     cleaned.paywall_marker = paywall
     cleaned.votes = stats.votes
     return cleaned, boilerplate
@@ -1052,6 +1129,7 @@ def _count_teasers(nodes: Iterable[Tag], stats: TreeStats) -> int:
     return teasers
 
 
+_PAGE_TAGS: frozenset[str] = frozenset({"html", "body"})
 # Tags the scored walk must look at even without attributes.
 _WALK_SPECIAL_TAGS: frozenset[str] = frozenset({*BLOCK_TAGS, *FURNITURE_TAGS, "a", "time", "br"})
 
@@ -1098,6 +1176,7 @@ class _ScoredEmitter:
         self.strong = 0
         self.depth = 0
         self.furniture: dict[str, int] = dict.fromkeys(FURNITURE_TAGS, 0)
+        self.furniture_above: frozenset[str] = frozenset()  # the names counted above, as a set
         self.tokens: list[frozenset[str]] = []
 
     def add(self, text: str) -> None:
@@ -1122,7 +1201,7 @@ class _ScoredEmitter:
                     negative=self.negative,
                     positive=self.positive,
                     strong=self.strong,
-                    furniture=frozenset(k for k, v in self.furniture.items() if v),
+                    furniture=self.furniture_above,
                     tokens=tuple(self.tokens[-TOKEN_ANCESTORS:]),
                     depth=self.depth,
                     levels_up=self.depth - meeting,
@@ -1161,7 +1240,9 @@ class _ScoredEmitter:
             is_block = name in BLOCK_TAGS or container or boilerplate
             raw = _attr_string(tag)
             vocab = _vocabulary(raw) if raw else _NO_VOCABULARY
-            negative = vocab.negative or _role_is_boilerplate(tag)
+            # <html> and <body> are never boilerplate, whatever their classes say ("no-sidebars",
+            # "has-sidebar" on <body> would otherwise mark the whole page).
+            negative = (vocab.negative or _role_is_boilerplate(tag)) and name not in _PAGE_TAGS
             strong = vocab.strong_body or tag.attrs.get("itemprop") == "articleBody"
             furniture = name in self.furniture
             address = name == "a" and _is_address_link(tag)
@@ -1177,6 +1258,8 @@ class _ScoredEmitter:
             self.depth += 1
             if furniture:
                 self.furniture[name] += 1
+                if self.furniture[name] == 1:
+                    self.furniture_above = self.furniture_above | {name}
             tracked = bool(raw) and self.track_tokens
             if tracked:
                 self.tokens.append(_tokens(raw))
@@ -1206,6 +1289,8 @@ class _ScoredEmitter:
                 self.tokens.pop()
             if furniture:
                 self.furniture[name] -= 1
+                if not self.furniture[name]:
+                    self.furniture_above = self.furniture_above - {name}
             self.depth -= 1
             self.strong -= strong
             self.positive -= vocab.positive

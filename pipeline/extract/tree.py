@@ -55,6 +55,8 @@ def _template(soup: BeautifulSoup, name: str) -> dict[str, Any]:
     if template is None:
         sample = Tag(soup, soup.builder, name)
         template = {k: v for k, v in sample.__dict__.items() if k not in _EXCLUDED_FIELDS}
+        # The links a new tag starts with; element() sets the others.
+        template.update(next_element=None, next_sibling=None, previous_sibling=None)
         _TEMPLATES[name] = template
     return template
 
@@ -71,16 +73,36 @@ def _copy_tree(root: Any, soup: BeautifulSoup) -> None:
     # get_text() relies on the classes (it leaves ruby annotations and code out).
     string_classes: dict[str, type] = dict(builder.string_containers)
 
+    def text(value: str, tag: Tag, contents: list[Any], preserve: int, string_class: type) -> None:
+        if not preserve and value.isspace() and not value.translate(_ASCII_SPACES):
+            value = "\n" if "\n" in value else " "
+        string: Any = new_string(string_class, value)
+        string.hidden = False
+        string.parent = tag
+        last = previous[0]
+        string.previous_element = last
+        last.next_element = string
+        string.next_element = None
+        string.next_sibling = None
+        if contents:
+            sibling = contents[-1]
+            sibling.next_sibling = string
+            string.previous_sibling = sibling
+        else:
+            string.previous_sibling = None
+        contents.append(string)
+        previous[0] = string
+
     def element(node: Any, parent: Tag, preserve: int, string_class: type) -> None:
-        # link() written out for the tag and its strings: this loop runs for every node.
+        # link() written out for the tag: this runs for every element of the page.
         name = node.tag
         tag = new_tag(Tag)
         template = templates.get(name)
         if template is None:
             template = _template(soup, name)
         tag.__dict__.update(template)
-        attrib = node.attrib
-        tag.attrs = attribute_dict(attrib) if attrib else attribute_dict()
+        items = node.items()  # a list built in C: cheaper than reading node.attrib
+        tag.attrs = attribute_dict(items) if items else attribute_dict()
         contents: list[Any] = []
         tag.contents = contents
         if name == "meta":
@@ -89,46 +111,25 @@ def _copy_tree(root: Any, soup: BeautifulSoup) -> None:
         last = previous[0]
         tag.previous_element = last
         last.next_element = tag
-        tag.next_element = None
         siblings = parent.contents
         if siblings:
             sibling = siblings[-1]
             sibling.next_sibling = tag
             tag.previous_sibling = sibling
-        else:
-            tag.previous_sibling = None
-        tag.next_sibling = None
         siblings.append(tag)
         previous[0] = tag
         if name in _PRESERVE_WHITESPACE:
             preserve += 1
         string_class = string_classes.get(name, string_class)
         value = node.text
-        for child in (None, *node):
-            if child is not None:
-                if type(child.tag) is str:
-                    element(child, tag, preserve, string_class)
-                value = child.tail
-            if not value:
-                continue
-            if not preserve and value.isspace() and not value.translate(_ASCII_SPACES):
-                value = "\n" if "\n" in value else " "
-            string: Any = new_string(string_class, value)
-            string.hidden = False
-            string.parent = tag
-            last = previous[0]
-            string.previous_element = last
-            last.next_element = string
-            string.next_element = None
-            string.next_sibling = None
-            if contents:
-                sibling = contents[-1]
-                sibling.next_sibling = string
-                string.previous_sibling = sibling
-            else:
-                string.previous_sibling = None
-            contents.append(string)
-            previous[0] = string
+        if value:
+            text(value, tag, contents, preserve, string_class)
+        for child in node:
+            if type(child.tag) is str:
+                element(child, tag, preserve, string_class)
+            value = child.tail
+            if value:
+                text(value, tag, contents, preserve, string_class)
 
     element(root, soup, 0, NavigableString)
 

@@ -97,3 +97,18 @@ def test_every_block_has_features_for_training() -> None:
     assert len(story) == 2
     assert all(b.features["rule_keep"] == 1.0 and b.features["bias"] == 1.0 for b in story)
     assert all(0.0 <= b.features["position"] < 1.0 for b in story)
+
+
+def test_page_classes_on_body_do_not_mark_blocks_as_boilerplate() -> None:
+    # Themes put "no-sidebars" or "has-sidebar" on <body>; a lead paragraph in the story's
+    # <header> must stay a candidate for the classifier.
+    html = (
+        "<html><body class='single no-sidebars'><main><header><h1>Allotments</h1>"
+        "<p class='lead'>Forty new plots are open on the old brickworks field.</p></header>"
+        f"<div class='entry'>{STORY}</div></main></body></html>"
+    )
+    blocks = extract_blocks(html, URL)
+    lead = next(b for b in blocks if b.text.startswith("Forty new plots"))
+    assert lead.context.negative == 0
+    assert lead.context.in_boilerplate
+    assert lead.is_candidate

@@ -7,10 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract.body import normalize_text
+from pipeline.extract.body import (
+    _vocabulary,
+    is_boilerplate_line,
+    normalize_text,
+    prune_stats,
+    walk_tree,
+)
 from pipeline.extract.decode import decode_html
 from pipeline.extract.metadata import clean_authors, parse_datetime
 from pipeline.extract.page import Extraction, ExtractionError, extract_article
+from pipeline.extract.tree import parse_html
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 ARTICLE_URL = "https://news.example.org/local/2026/03/10/harbour-ferry"
@@ -214,6 +221,72 @@ def test_paywall_teaser_is_marked_truncated() -> None:
 def test_normalize_text() -> None:
     raw = "Cafe\u0301\u00a0 au\u200b lait\u00ad\n\tnow\ufeff "
     assert normalize_text(raw) == "Café au lait now"
+    # Every Unicode space counts, as re's \\s does; ASCII takes the short way through.
+    assert normalize_text("\u3000two\u2009words\x1f ") == "two words"
+    assert normalize_text("  plain \r\n ascii\t") == "plain ascii"
+
+
+@pytest.mark.parametrize(
+    ("classes", "negative"),
+    [
+        ("field field-name-body field-label-hidden", False),  # Drupal's body field
+        ("overflow-hidden rounded", False),
+        ("elementor-widget-container", False),  # Elementor wraps all page text in widgets
+        ("recipe-print-step", False),
+        ("Layout_main__2pNav Layout_wide", False),  # CSS modules: "2pNav" is a hash
+        ("hidden", True),
+        ("widget widget_recent_entries", True),
+        ("print", True),
+        ("site-nav", True),
+        ("sidebar__item", True),
+        ("article__body", False),
+    ],
+)
+def test_boilerplate_vocabulary(classes: str, negative: bool) -> None:
+    assert _vocabulary(classes).negative is negative
+
+
+@pytest.mark.parametrize(
+    ("line", "boilerplate"),
+    [
+        ("Lesen Sie auch", True),
+        ("Das könnte Sie auch interessieren!", True),
+        ("Weitere Artikel zum Thema", True),
+        ("À lire aussi : la crue de la Loire", True),
+        ("Anzeige", True),
+        ("Foto: Ola Berg", True),
+        ("(Credit: Ola Berg / River Agency)", True),
+        ("The ferry at dawn. © River Agency", True),
+        ("Never miss a story by signing up to our newsletter today!", True),
+        ("Die Polizei erstattete Anzeige gegen den Fahrer.", False),
+        ("Weitere zwanzig Boote sollen im Sommer folgen.", False),
+    ],
+)
+def test_boilerplate_lines_in_several_languages(line: str, boilerplate: bool) -> None:
+    assert is_boilerplate_line(line) is boilerplate
+
+
+def test_pruned_statistics_equal_a_second_walk() -> None:
+    soup = parse_html(
+        "<html><body class='no-sidebars'><div id='main'><p>Story text <a href='/a'>link "
+        "<b>bold</b></a> more.</p><div class='share'><a href='/s'>Share <i>this</i></a>"
+        "<p>inner</p></div><a href='/x'><span class='ad'>ad text</span> tail</a></div>"
+        "<aside><p>side</p></aside><footer>foot</footer></body></html>"
+    )
+    first, _ = walk_tree(soup)
+
+    def drop(tag: object) -> bool:
+        return getattr(tag, "name", "") in ("aside", "footer", "span") or (
+            getattr(tag, "attrs", {}).get("class") == "share"
+        )
+
+    pruned, pruned_dropped = prune_stats(first, drop)
+    walked, walked_dropped = walk_tree(soup, drop)
+    assert pruned.text == walked.text
+    assert pruned.links == walked.links
+    assert [id(t) for t in pruned.order] == [id(t) for t in walked.order]
+    assert [id(t) for t in pruned_dropped] == [id(t) for t in walked_dropped]
+    assert len(pruned_dropped) == 4  # the share box, the ad span, the aside, the footer
 
 
 @pytest.mark.parametrize(
