@@ -138,6 +138,22 @@ def _split_pattern(lang: str | None) -> re.Pattern[str]:
     return re.compile(rf"\s*(?:,|;|/|&|·|•|\+|\s[-–—]\s)\s*|\s+(?:{alternation})\s+", re.IGNORECASE)
 
 
+# A lower-case brand or section word before the lead word, then a name of two capitalised words
+# or more ("capital von Jemima Kelly"); "Richard von Weizsäcker" has no such shape.
+_KICKER_LEAD = re.compile(
+    r"^(?P<kicker>\S+(?:\s+\S+){0,2}?)\s+(?:von|by|par|por|door)\s+(?P<rest>\S+\s+\S.*)$"
+)
+
+
+def _after_kicker(text: str) -> str:
+    match = _KICKER_LEAD.match(text)
+    if match is None or not match.group("kicker")[0].islower():
+        return text
+    rest = match.group("rest")
+    first, second = rest.split()[:2]
+    return rest if first[0].isupper() and second[0].isupper() else text
+
+
 def _strip_prefixes(text: str) -> str:
     previous = None
     while previous != text:
@@ -167,6 +183,7 @@ def split_byline(
     if "|" in text or "@" in text or _COMMENT_SIGNATURE.search(text):
         return names, agencies
     text = _strip_prefixes(text)
+    text = _after_kicker(text)  # "capital von Jemima Kelly": a brand word, then the byline
     outlets = {_fold(o) for o in outlet_names if o}
     for part in _split_pattern(lang).split(text):
         name = _strip_prefixes(_cut_date(part).strip(" .:-–—\t*")).strip()
@@ -383,12 +400,14 @@ def byline_by_class(tags: Sequence[Tag], scope: ArticleScope) -> list[str]:
 
 
 _BYLINE_LEAD = re.compile(
-    r"^\s*(?:by|von|par|por|door|av|af|di|autor(?:in)?\s*:|text\s*:|redaktion\s*:"
+    r"^\s*(?:by|von|par|por|door|av|af|di|autor(?:in)?(?:\s*/\s*autor(?:in)?)?\s*:?"
+    r"|text\s*:|redaktion\s*:"
     r"|written\s+by|posted\s+by|veröffentlicht\s+von|geschrieben\s+von)\s+(?P<rest>\S.{2,80})",
     re.IGNORECASE,
 )
 _LEAD_ONLY = re.compile(
-    r"^(?:by|von|par|por|door|av|af|di|autor(?:in)?|text|written\s+by|posted\s+by)\s*:?$",
+    r"^(?:by|von|par|por|door|av|af|di|autor(?:in)?(?:\s*/\s*autor(?:in)?)?|text|written\s+by"
+    r"|posted\s+by)\s*:?$",
     re.IGNORECASE,
 )
 MAX_BYLINE_CANDIDATES = 3
@@ -411,8 +430,14 @@ def byline_text(scope: ArticleScope) -> list[str]:
                 continue
             lead = _BYLINE_LEAD.match(text)
             if lead is None and _LEAD_ONLY.match(text):
-                # "By <a>Name</a>": the name is the parent's text after the lead word.
+                # "By <a>Name</a>": the name is the parent's text after the lead word, or the
+                # grandparent's when the lead word has an element of its own
+                # ("<strong>Autor</strong> Name").
                 whole = normalize_text(parent.get_text(" ")) if isinstance(parent, Tag) else ""
+                if _LEAD_ONLY.match(whole) and isinstance(parent, Tag):
+                    grand = parent.parent
+                    if isinstance(grand, Tag) and len(grand.get_text()) <= MAX_BYLINE_LINE:
+                        whole = normalize_text(grand.get_text(" "))
                 lead = _BYLINE_LEAD.match(whole)
             if lead is not None and len(text) <= MAX_BYLINE_LINE:
                 name = _leading_name(lead.group("rest"))
