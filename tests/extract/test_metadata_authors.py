@@ -121,3 +121,15 @@ def test_named_desk_is_an_author_a_bare_desk_is_not() -> None:
 )
 def test_looks_like_person(name: str, expected: bool) -> None:
     assert looks_like_person(name, ["Harbour News", "harbour.example.org"]) is expected
+
+
+def test_brand_word_before_the_lead_word_is_not_part_of_the_name() -> None:
+    assert split_byline("almanac von Ingrid Solberg", "de")[0] == ["Ingrid Solberg"]
+    assert split_byline("Richard von Weizsäcker", "de")[0] == ["Richard von Weizsäcker"]
+    assert split_byline("Ursula von der Leyen", "de")[0] == ["Ursula von der Leyen"]
+
+
+def test_author_label_in_an_element_of_its_own() -> None:
+    after = "<ul><li><strong>Autorin/Autor</strong> Maren Sand</li></ul>"
+    html = page(lang="de").replace("</article>", after + "</article>")
+    assert extract(html).authors == ["Maren Sand"]
