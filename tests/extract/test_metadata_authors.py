@@ -133,3 +133,14 @@ def test_author_label_in_an_element_of_its_own() -> None:
     after = "<ul><li><strong>Autorin/Autor</strong> Maren Sand</li></ul>"
     html = page(lang="de").replace("</article>", after + "</article>")
     assert extract(html).authors == ["Maren Sand"]
+
+
+def test_labelled_credit_at_the_end_of_the_article() -> None:
+    credit = "<p><strong>Text:</strong> Maren Sand</p><p><strong>Fotos:</strong> Per Dahl</p>"
+    html = page(lang="de").replace("</article>", credit + "</article>")
+    assert extract(html).authors == ["Maren Sand"]
+
+
+def test_redaktion_without_a_colon_stays_a_desk_name() -> None:
+    header = '<p class="byline">Redaktion Hafenblatt</p>'
+    assert extract(page(header=header, lang="de")).authors == ["Redaktion Hafenblatt"]
