@@ -493,6 +493,7 @@ def speed(bench: Path, sets: list[str]) -> int:
         "unchecked": replace(
             MetadataOptions(),
             htmldate_needs_visible_day=False,
+            htmldate_day_outside_furniture=False,
             webpage_date_needs_visible_day=False,
         ),
         "no-htmldate": MetadataOptions(htmldate="off"),

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
 from pipeline.extract.authors import clean_authors, find_authors
 from pipeline.extract.body import (
@@ -102,6 +102,9 @@ class MetadataOptions:
     # A JSON-LD date declared only by a generic WebPage object (every CMS page has one, shop and
     # imprint pages included) is taken only when that day is written in the visible text.
     webpage_date_needs_visible_day: bool = True
+    # And written outside comments, teasers, sidebars, navigation and the page footer: an
+    # undated page still shows its reviews', events' or copyright line's days there.
+    htmldate_day_outside_furniture: bool = True
 
     @staticmethod
     def date_chain_variants() -> dict[str, dict[str, Any]]:
@@ -119,13 +122,18 @@ class MetadataOptions:
             },
             "htmldate-first": {"date_order": ("htmldate", "structured", "markup", "url")},
             "url-before-htmldate": {"date_order": ("structured", "markup", "url", "htmldate")},
-            "htmldate-day-unchecked": {"htmldate_needs_visible_day": False},
+            "htmldate-day-unchecked": {
+                "htmldate_needs_visible_day": False,
+                "htmldate_day_outside_furniture": False,
+            },
             "webpage-date-unchecked": {"webpage_date_needs_visible_day": False},
             "no-visible-day-checks": {
                 "htmldate_needs_visible_day": False,
+                "htmldate_day_outside_furniture": False,
                 "webpage_date_needs_visible_day": False,
             },
             "visible-checks-fast-htmldate": {"htmldate": "fast"},
+            "htmldate-day-anywhere-visible": {"htmldate_day_outside_furniture": False},
         }
 
 
@@ -318,13 +326,16 @@ def _first_date(
 class VisibleDays:
     """The days written in the page's visible text, read once and only when first asked.
 
-    Script, style and template contents and HTML comments are not visible text (``get_text``
-    skips them); the <title> is.
+    Script, style and template contents and HTML comments are not visible text; the <title> is.
+    ``outside_furniture()`` leaves out comments, teasers, sidebars, navigation and the page's
+    footer as well (``scope.ArticleScope``), where the days of other content are written.
     """
 
-    def __init__(self, soup: BeautifulSoup) -> None:
+    def __init__(self, soup: BeautifulSoup, scope: ArticleScope) -> None:
         self._soup = soup
+        self._scope = scope
         self._days: set[date] | None = None
+        self._article_days: set[date] | None = None
 
     def days(self) -> set[date]:
         if self._days is None:
@@ -333,6 +344,42 @@ class VisibleDays:
 
     def shows(self, day: date) -> bool:
         return day in self.days()
+
+    def outside_furniture(self) -> set[date]:
+        if self._article_days is None:
+            self._article_days = visible_days(_text_outside_furniture(self._soup, self._scope))
+        return self._article_days
+
+
+_FOOTER_WORDS = re.compile(r"footer", re.IGNORECASE)
+
+
+def _text_outside_furniture(soup: BeautifulSoup, scope: ArticleScope) -> str:
+    """The page's visible text without the regions that hold other content's dates."""
+    headline_ancestors = {id(p) for p in scope.headline.parents} if scope.headline else set()
+    parts: list[str] = []
+    stack: list[Iterator[PageElement]] = [iter(soup.children)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif isinstance(child, Tag):
+            if not _is_furniture(child, scope, headline_ancestors):
+                stack.append(iter(child.children))
+        elif type(child) in (NavigableString, CData):  # not comments, scripts or styles
+            parts.append(str(child))
+    return " ".join(parts)
+
+
+def _is_furniture(tag: Tag, scope: ArticleScope, headline_ancestors: set[int]) -> bool:
+    if tag.name in ("script", "style", "template", "head"):
+        return True
+    if scope.excluded(tag):
+        return True
+    if tag is scope.root or id(tag) in headline_ancestors:
+        return False
+    words = f"{tag.name} {tag.attrs.get('class') or ''} {tag.attrs.get('id') or ''}"
+    return bool(_FOOTER_WORDS.search(words))
 
 
 def _published_date(
@@ -351,7 +398,7 @@ def _published_date(
     slack = options.future_slack
     future: list[PageDate] = []
     current = [d for d in marked if not_after(d.found, fetched_at, slack)]
-    visible = VisibleDays(soup)
+    visible = VisibleDays(soup, scope)
     for step in metadata_options.date_order:
         found: PageDate | None = None
         if step == "structured":
@@ -388,6 +435,12 @@ def _published_date(
                 and not visible.shows(found.day)
             ):
                 found = None  # read from a script, an attribute or a stray number
+            if (
+                found is not None
+                and metadata_options.htmldate_day_outside_furniture
+                and found.day not in visible.outside_furniture()
+            ):
+                found = None  # a comment's, a teaser's or the footer's day
         elif step == "url":
             from_url = url_date(url)
             found = from_url if from_url and not_after(from_url, fetched_at, slack) else None

@@ -191,7 +191,9 @@ def test_htmldate_day_the_page_never_shows_is_refused() -> None:
     html = page(after=HIDDEN_STAMP)
     assert extract(html).published_at is None
     # The check is what refuses it: unchecked, htmldate reads the attribute's stamp.
-    unchecked = MetadataOptions(htmldate_needs_visible_day=False)
+    unchecked = MetadataOptions(
+        htmldate_needs_visible_day=False, htmldate_day_outside_furniture=False
+    )
     found = metadata_of(html, unchecked).published
     assert found is not None and found.day == date(2025, 11, 2)
 
@@ -201,6 +203,15 @@ def test_htmldate_day_the_page_shows_is_taken() -> None:
     result = extract(page(header=header, after=HIDDEN_STAMP, lang="de"))
     assert result.published_at == datetime(2026, 3, 4, tzinfo=UTC)
     assert result.provenance["published_at"] == "htmldate"
+
+
+def test_htmldate_day_shown_only_in_the_footer_or_comments_is_refused() -> None:
+    for region in ("footer", 'section class="comments"'):
+        html = page(after=f"<{region}><p>Seite erstellt am 4. März 2026</p></{region.split()[0]}>")
+        assert extract(html).published_at is None
+        anywhere = MetadataOptions(htmldate_day_outside_furniture=False)
+        found = metadata_of(html, anywhere).published
+        assert found is not None and found.day == date(2026, 3, 4)
 
 
 def test_webpage_json_ld_date_needs_the_day_on_the_page() -> None:
