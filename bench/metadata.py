@@ -17,11 +17,13 @@ Tools: ``ours`` is the pipeline's ``extract_metadata`` with its default options;
 ``extract_metadata(html)``. htmldate and trafilatura are dev-only dependencies.
 
 Generalisation: the date chain has a handful of alternative configurations (where htmldate sits
-in it and how far it may search). Besides the default configuration's plain score, the script
-picks a configuration per site *without* that site (leave-site-out over every set's sites, the
-site key being the registrable domain, all web.archive.org captures one site) and scores the held
-site with it. It also prints the spread of per-site scores. No other parameter is fitted to
-these pages: the rules are written from the formats' specifications and the issue's analysis.
+in it, how far it may search, which days must be visible on the page). Besides the default
+configuration's plain score, the script picks a configuration per site *without* that site
+(leave-site-out over every set's sites, the site key being the registrable domain, all
+web.archive.org captures one site) and scores the held site with it. A configuration is picked
+for the sum of the shares the targets are set on (``date_utility``). It also prints the spread
+of per-site scores. No other parameter is fitted to these pages: the rules are written from the
+formats' specifications and the issue's analysis.
 """
 
 from __future__ import annotations
@@ -476,9 +478,10 @@ def site_spread(scores: list[PageScore], key: str) -> str:
 
 
 def speed(bench: Path, sets: list[str]) -> int:
-    """ms per page of extract_metadata with and without the htmldate step, one core.
+    """ms per page of extract_metadata: the default, the previous default ("unchecked": htmldate
+    asked and believed whenever the page's own data is silent) and no htmldate, on one core.
 
-    Both settings run on each already-parsed page in turn, so load from other processes hits
+    All settings run on each already-parsed page in turn, so load from other processes hits
     both alike; parsing is outside the clock. One untimed warm-up loads htmldate's modules.
     """
     import os

@@ -102,9 +102,10 @@ class MetadataOptions:
     # A JSON-LD date declared only by a generic WebPage object (every CMS page has one, shop and
     # imprint pages included) is taken only when that day is written in the visible text.
     webpage_date_needs_visible_day: bool = True
-    # And written outside comments, teasers, sidebars, navigation and the page footer: an
-    # undated page still shows its reviews', events' or copyright line's days there.
-    htmldate_day_outside_furniture: bool = True
+    # Stricter, measured and not chosen (docs/metadata.md): htmldate's day must be written
+    # outside comments, teasers, sidebars, navigation and the page footer, where an undated page
+    # still shows its reviews', events' or copyright line's days.
+    htmldate_day_outside_furniture: bool = False
 
     @staticmethod
     def date_chain_variants() -> dict[str, dict[str, Any]]:
@@ -133,7 +134,7 @@ class MetadataOptions:
                 "webpage_date_needs_visible_day": False,
             },
             "visible-checks-fast-htmldate": {"htmldate": "fast"},
-            "htmldate-day-anywhere-visible": {"htmldate_day_outside_furniture": False},
+            "htmldate-day-outside-furniture": {"htmldate_day_outside_furniture": True},
         }
 
 
