@@ -431,9 +431,12 @@ def byline_text(scope: ArticleScope) -> list[str]:
         for count, node in enumerate(zone.find_all(string=True)):
             if count > MAX_LABELLED_TEXT_NODES:
                 break
+            raw = str(node)
+            if count > MAX_TEXT_NODES and not _LABELLED.match(raw):
+                continue  # checked on the raw string: most text nodes end here, unnormalised
             parent = node.parent
-            text = normalize_text(str(node))
-            if not text or (count > MAX_TEXT_NODES and not _LABELLED.match(text)):
+            text = normalize_text(raw)
+            if not text:
                 continue
             if isinstance(parent, Tag) and scope.place(parent) is None:
                 continue
