@@ -11,8 +11,10 @@ Sources, best first (the order is the precedence chain; docs/metadata.md gives t
    ``datetime``), ``<abbr class=published title>``, ``<relative-time datetime>``; the article's
    header first, then its container, never comments, teasers or sidebars;
 4. htmldate on the page, which reads visible-text dates in many languages (optional, see
-   ``DateOptions``);
+   ``metadata.MetadataOptions``);
 5. a date in the page URL.
+htmldate's day, and a JSON-LD date only a generic WebPage declares, must be a day the page writes
+in its visible text (``visible_days``): on undated pages both find stamps no reader sees.
 Anything labelled "updated"/"modified" (in its key, class or the words just before it) is a
 modification date and never a publication date.
 """
