@@ -138,6 +138,22 @@ def _split_pattern(lang: str | None) -> re.Pattern[str]:
     return re.compile(rf"\s*(?:,|;|/|&|·|•|\+|\s[-–—]\s)\s*|\s+(?:{alternation})\s+", re.IGNORECASE)
 
 
+# A lower-case brand or section word before the lead word, then a name of two capitalised words
+# or more ("capital von Jemima Kelly"); "Richard von Weizsäcker" has no such shape.
+_KICKER_LEAD = re.compile(
+    r"^(?P<kicker>\S+(?:\s+\S+){0,2}?)\s+(?:von|by|par|por|door)\s+(?P<rest>\S+\s+\S.*)$"
+)
+
+
+def _after_kicker(text: str) -> str:
+    match = _KICKER_LEAD.match(text)
+    if match is None or not match.group("kicker")[0].islower():
+        return text
+    rest = match.group("rest")
+    first, second = rest.split()[:2]
+    return rest if first[0].isupper() and second[0].isupper() else text
+
+
 def _strip_prefixes(text: str) -> str:
     previous = None
     while previous != text:
@@ -167,6 +183,7 @@ def split_byline(
     if "|" in text or "@" in text or _COMMENT_SIGNATURE.search(text):
         return names, agencies
     text = _strip_prefixes(text)
+    text = _after_kicker(text)  # "capital von Jemima Kelly": a brand word, then the byline
     outlets = {_fold(o) for o in outlet_names if o}
     for part in _split_pattern(lang).split(text):
         name = _strip_prefixes(_cut_date(part).strip(" .:-–—\t*")).strip()
@@ -382,43 +399,77 @@ def byline_by_class(tags: Sequence[Tag], scope: ArticleScope) -> list[str]:
     ]
 
 
+_LEAD_WORDS = (
+    r"by|von|par|por|door|av|af|di|autor(?:in)?(?:\s*/\s*autor(?:in)?)?"
+    r"|written\s+by|posted\s+by|veröffentlicht\s+von|geschrieben\s+von"
+)
+# Words that lead a name only with a colon ("Text: X"; "Redaktion Gelbe Liste" is a desk).
+_LABEL_WORDS = r"author|text|redaktion"
+# A lead word, then the name ("By X", "Written by: X", "- Redaktion: X").
 _BYLINE_LEAD = re.compile(
-    r"^\s*(?:by|von|par|por|door|av|af|di|autor(?:in)?\s*:|text\s*:|redaktion\s*:"
-    r"|written\s+by|posted\s+by|veröffentlicht\s+von|geschrieben\s+von)\s+(?P<rest>\S.{2,80})",
+    rf"^[\s\-–—|·•]*(?:(?:{_LEAD_WORDS})(?:\s*:\s*|\s+)|(?:{_LABEL_WORDS})\s*:\s*)"
+    r"(?P<rest>\S.{2,80})",
     re.IGNORECASE,
 )
-_LEAD_ONLY = re.compile(
-    r"^(?:by|von|par|por|door|av|af|di|autor(?:in)?|text|written\s+by|posted\s+by)\s*:?$",
-    re.IGNORECASE,
-)
+_LEAD_ONLY = re.compile(rf"^(?:{_LEAD_WORDS}|{_LABEL_WORDS})\s*:?$", re.IGNORECASE)
+# Past the top of the article only a labelled credit counts ("Text: X", "Autorin: X"): prose
+# starts with "By" or "Von" too, but not with "Autorin:".
+_LABELLED = re.compile(rf"^[\s\-–—|·•]*(?:{_LEAD_WORDS}|{_LABEL_WORDS})\s*:", re.IGNORECASE)
 MAX_BYLINE_CANDIDATES = 3
 MAX_TEXT_NODES = 40
+MAX_LABELLED_TEXT_NODES = 2000
 
 
 def byline_text(scope: ArticleScope) -> list[str]:
-    """A "By X" / "Von X" line in the article's header or at the top of its container."""
+    """A "By X" / "Von X" line in the article's header or at the top of its container.
+
+    Further down the container, a labelled credit ("Text: X", "Autor: X", at an article's end).
+    """
     zones = [z for z in (scope.header, scope.root) if z is not None]
     # Prose also starts with "By"/"Von"; a byline's name is capitalised and its line short.
     for zone in zones:
         for count, node in enumerate(zone.find_all(string=True)):
-            if count > MAX_TEXT_NODES:
+            if count > MAX_LABELLED_TEXT_NODES:
                 break
+            raw = str(node)
+            if count > MAX_TEXT_NODES and not _LABELLED.match(raw):
+                continue  # checked on the raw string: most text nodes end here, unnormalised
             parent = node.parent
-            text = normalize_text(str(node))
+            text = normalize_text(raw)
             if not text:
                 continue
             if isinstance(parent, Tag) and scope.place(parent) is None:
                 continue
             lead = _BYLINE_LEAD.match(text)
             if lead is None and _LEAD_ONLY.match(text):
-                # "By <a>Name</a>": the name is the parent's text after the lead word.
-                whole = normalize_text(parent.get_text(" ")) if isinstance(parent, Tag) else ""
-                lead = _BYLINE_LEAD.match(whole)
+                lead = _BYLINE_LEAD.match(_after_lead_only(parent))
             if lead is not None and len(text) <= MAX_BYLINE_LINE:
                 name = _leading_name(lead.group("rest"))
                 if name:
                     return [name]
     return []
+
+
+def _after_lead_only(parent: Tag | None) -> str:
+    """The lead word and what follows it, when the lead word's text node stands alone.
+
+    "By <a>Name</a>": the parent's text. "<strong>Autor:</strong> <a>Name</a>": the lead
+    element's text and its following siblings' text.
+    """
+    if not isinstance(parent, Tag):
+        return ""
+    whole = normalize_text(parent.get_text(" "))
+    if not _LEAD_ONLY.match(whole):
+        return whole
+    parts = [whole]
+    size = 0
+    for sibling in parent.next_siblings:
+        piece = sibling.get_text(" ") if isinstance(sibling, Tag) else str(sibling)
+        parts.append(piece)
+        size += len(piece)
+        if size > MAX_BYLINE_LINE or (isinstance(sibling, Tag) and sibling.name == "br"):
+            break
+    return normalize_text(" ".join(parts))
 
 
 MAX_BYLINE_LINE = 120

@@ -11,14 +11,17 @@ Sources, best first (the order is the precedence chain; docs/metadata.md gives t
    ``datetime``), ``<abbr class=published title>``, ``<relative-time datetime>``; the article's
    header first, then its container, never comments, teasers or sidebars;
 4. htmldate on the page, which reads visible-text dates in many languages (optional, see
-   ``DateOptions``);
+   ``metadata.MetadataOptions``);
 5. a date in the page URL.
+htmldate's day, and a JSON-LD date only a generic WebPage declares, must be a day the page writes
+in its visible text (``visible_days``): on undated pages both find stamps no reader sees.
 Anything labelled "updated"/"modified" (in its key, class or the words just before it) is a
 modification date and never a publication date.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Iterable, Sequence
@@ -256,6 +259,52 @@ def parse_visible_date(text: str, *, lang: str | None = None) -> PageDate | None
         if iso is not None and _HAS_DASHES.search(text):
             return _from_iso_match(iso)
     return best[1] if best else None
+
+
+def visible_days(text: str) -> set[date]:
+    """Every calendar day written in ``text``, in any format we read.
+
+    A numeric date whose day/month order is ambiguous counts both ways: the set is used to
+    corroborate a date found elsewhere, not to choose one. Built around the four-digit years in
+    the text, so that a long page costs little.
+    """
+    days: set[date] = set()
+
+    def add(year: int, month: int | None, day: str) -> None:
+        if month is not None:
+            with contextlib.suppress(ValueError):  # "31.02.2020" is no day
+                days.add(date(year, month, int(day)))
+
+    for found in _YEAR.finditer(text):
+        year, at = int(found.group()), found.start()
+        before = text[max(0, at - _BEFORE_YEAR) : at]
+        if match := _BEFORE_DMY.search(before):
+            add(year, _MONTHS.get(match.group("mon").lower()), match.group("d"))
+        if match := _BEFORE_MDY.search(before):
+            add(year, _MONTHS.get(match.group("mon").lower()), match.group("d"))
+        if match := _BEFORE_NUMERIC.search(before):
+            first, second = match.group("a"), match.group("b")
+            add(year, int(second), first)
+            add(year, int(first), second)
+        if match := _AFTER_YEAR.match(text, found.end()):
+            add(year, int(match.group("m")), match.group("d"))
+    for match in _SHORT_YEAR.finditer(text):
+        # "26.10.13": a two-digit year is read in this century or the last, whichever is past.
+        short = int(match.group("y"))
+        add(2000 + short if short < 70 else 1900 + short, int(match.group("b")), match.group("a"))
+    return days
+
+
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
+_BEFORE_YEAR = 40
+_BEFORE_DMY = re.compile(
+    r"(?<!\d)(?P<d>[0-3]?\d)(?:\.|er|st|nd|rd|th|º)?\s*(?:de\s+|of\s+)?(?P<mon>[^\W\d_]+)\.?,?"
+    r"\s*(?:de\s+|del\s+)?$"
+)
+_BEFORE_MDY = re.compile(r"(?<!\w)(?P<mon>[^\W\d_]+)\.?\s+(?P<d>[0-3]?\d)(?:st|nd|rd|th)?,?\s+$")
+_BEFORE_NUMERIC = re.compile(r"(?<![\d/.])(?P<a>[0-3]?\d)(?P<sep>[./-])(?P<b>[01]?\d)(?P=sep)$")
+_AFTER_YEAR = re.compile(r"(?P<sep>[./年-])(?P<m>[01]?\d)(?:(?P=sep)|月)(?P<d>[0-3]?\d)(?!\d)")
+_SHORT_YEAR = re.compile(r"(?<![\d.])(?P<a>[0-3]?\d)\.(?P<b>[01]?\d)\.(?P<y>\d{2})(?![\d.])")
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,13 +11,13 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
 from pipeline.extract.authors import clean_authors, find_authors
 from pipeline.extract.body import (
@@ -37,6 +37,7 @@ from pipeline.extract.dates import (
     parse_date,
     pick_markup,
     url_date,
+    visible_days,
 )
 from pipeline.extract.scope import ArticleScope, Place
 
@@ -95,6 +96,16 @@ class MetadataOptions:
     htmldate_needs_article: bool = False
     # htmldate falls back to a bare year (a copyright line) as YYYY-01-01: that is no date.
     htmldate_reject_year_only: bool = True
+    # htmldate's day is taken only when that day is written in the page's visible text: its
+    # guesses from scripts, attributes and stray numbers are what put dates on undated pages.
+    htmldate_needs_visible_day: bool = True
+    # A JSON-LD date declared only by a generic WebPage object (every CMS page has one, shop and
+    # imprint pages included) is taken only when that day is written in the visible text.
+    webpage_date_needs_visible_day: bool = True
+    # Stricter, measured and not chosen (docs/metadata.md): htmldate's day must be written
+    # outside comments, teasers, sidebars, navigation and the page footer, where an undated page
+    # still shows its reviews', events' or copyright line's days.
+    htmldate_day_outside_furniture: bool = False
 
     @staticmethod
     def date_chain_variants() -> dict[str, dict[str, Any]]:
@@ -112,6 +123,18 @@ class MetadataOptions:
             },
             "htmldate-first": {"date_order": ("htmldate", "structured", "markup", "url")},
             "url-before-htmldate": {"date_order": ("structured", "markup", "url", "htmldate")},
+            "htmldate-day-unchecked": {
+                "htmldate_needs_visible_day": False,
+                "htmldate_day_outside_furniture": False,
+            },
+            "webpage-date-unchecked": {"webpage_date_needs_visible_day": False},
+            "no-visible-day-checks": {
+                "htmldate_needs_visible_day": False,
+                "htmldate_day_outside_furniture": False,
+                "webpage_date_needs_visible_day": False,
+            },
+            "visible-checks-fast-htmldate": {"htmldate": "fast"},
+            "htmldate-day-outside-furniture": {"htmldate_day_outside_furniture": True},
         }
 
 
@@ -270,11 +293,15 @@ def _first_date(
     options: ExtractionOptions,
     lang: str | None,
     future: list[PageDate] | None = None,
+    needs_visible: Callable[[str], bool] | None = None,
+    visible: VisibleDays | None = None,
 ) -> PageDate | None:
     """First candidate that parses and is not in the future of ``fetched_at``.
 
-    Candidates rejected for being in the future are appended to ``future``.
+    Candidates rejected for being in the future are appended to ``future``. A candidate for
+    which ``needs_visible(source)`` holds is taken only when ``visible`` shows its day.
     """
+    unshown: set[date] = set()
     for source, raw in candidates:
         if not raw:
             continue
@@ -286,8 +313,74 @@ def _first_date(
             if future is not None:
                 future.append(found)
             continue
+        checked = needs_visible is not None and visible is not None and needs_visible(source)
+        if checked and visible is not None and not visible.shows(found.day):
+            log.debug("%s date %s rejected: the page shows no such day", source, raw)
+            unshown.add(found.day)
+            continue
+        if found.day in unshown:
+            continue  # the same CMS stamp repeated in <meta>: still a day the page never shows
         return found.with_source(source)
     return None
+
+
+class VisibleDays:
+    """The days written in the page's visible text, read once and only when first asked.
+
+    Script, style and template contents and HTML comments are not visible text; the <title> is.
+    ``outside_furniture()`` leaves out comments, teasers, sidebars, navigation and the page's
+    footer as well (``scope.ArticleScope``), where the days of other content are written.
+    """
+
+    def __init__(self, soup: BeautifulSoup, scope: ArticleScope) -> None:
+        self._soup = soup
+        self._scope = scope
+        self._days: set[date] | None = None
+        self._article_days: set[date] | None = None
+
+    def days(self) -> set[date]:
+        if self._days is None:
+            self._days = visible_days(self._soup.get_text(" "))
+        return self._days
+
+    def shows(self, day: date) -> bool:
+        return day in self.days()
+
+    def outside_furniture(self) -> set[date]:
+        if self._article_days is None:
+            self._article_days = visible_days(_text_outside_furniture(self._soup, self._scope))
+        return self._article_days
+
+
+_FOOTER_WORDS = re.compile(r"footer", re.IGNORECASE)
+
+
+def _text_outside_furniture(soup: BeautifulSoup, scope: ArticleScope) -> str:
+    """The page's visible text without the regions that hold other content's dates."""
+    headline_ancestors = {id(p) for p in scope.headline.parents} if scope.headline else set()
+    parts: list[str] = []
+    stack: list[Iterator[PageElement]] = [iter(soup.children)]
+    while stack:
+        child = next(stack[-1], None)
+        if child is None:
+            stack.pop()
+        elif isinstance(child, Tag):
+            if not _is_furniture(child, scope, headline_ancestors):
+                stack.append(iter(child.children))
+        elif type(child) in (NavigableString, CData):  # not comments, scripts or styles
+            parts.append(str(child))
+    return " ".join(parts)
+
+
+def _is_furniture(tag: Tag, scope: ArticleScope, headline_ancestors: set[int]) -> bool:
+    if tag.name in ("script", "style", "template", "head"):
+        return True
+    if scope.excluded(tag):
+        return True
+    if tag is scope.root or id(tag) in headline_ancestors:
+        return False
+    words = f"{tag.name} {tag.attrs.get('class') or ''} {tag.attrs.get('id') or ''}"
+    return bool(_FOOTER_WORDS.search(words))
 
 
 def _published_date(
@@ -306,12 +399,24 @@ def _published_date(
     slack = options.future_slack
     future: list[PageDate] = []
     current = [d for d in marked if not_after(d.found, fetched_at, slack)]
+    visible = VisibleDays(soup, scope)
     for step in metadata_options.date_order:
         found: PageDate | None = None
         if step == "structured":
-            candidates = [("json-ld", _ld_str(ld, k)) for k in ("datePublished", "dateCreated")]
+            candidates = [(_ld_date_source(ld, k), _ld_str(ld, k)) for k in LD_PUBLISHED_KEYS]
             candidates += [(_meta_source(k), meta.first(k)) for k in PUBLISHED_META_KEYS]
-            found = _first_date(candidates, fetched_at, options, lang, future)
+            checked = metadata_options.webpage_date_needs_visible_day
+            found = _first_date(
+                candidates,
+                fetched_at,
+                options,
+                lang,
+                future,
+                needs_visible=(lambda source: source == WEBPAGE_SOURCE) if checked else None,
+                visible=visible,
+            )
+            if found is not None and found.source == WEBPAGE_SOURCE:
+                found = found.with_source("json-ld")
         elif step in ("header-markup", "markup"):
             usable = [d for d in current if step == "markup" or d.place == Place.HEADER]
             in_markup = pick_markup(usable, "published")
@@ -325,12 +430,40 @@ def _published_date(
             updated_days = {d.found.day for d in marked if d.kind == "modified"}
             if found is not None and found.day in updated_days:
                 found = None  # htmldate took the article's "updated" stamp for its date
+            if (
+                found is not None
+                and metadata_options.htmldate_needs_visible_day
+                and not visible.shows(found.day)
+            ):
+                found = None  # read from a script, an attribute or a stray number
+            if (
+                found is not None
+                and metadata_options.htmldate_day_outside_furniture
+                and found.day not in visible.outside_furniture()
+            ):
+                found = None  # a comment's, a teaser's or the footer's day
         elif step == "url":
             from_url = url_date(url)
             found = from_url if from_url and not_after(from_url, fetched_at, slack) else None
         if found is not None:
             return found
     return None
+
+
+LD_PUBLISHED_KEYS: tuple[str, ...] = ("datePublished", "dateCreated")
+# The provenance of a JSON-LD date that only a generic WebPage object declares (while checked).
+WEBPAGE_SOURCE = "json-ld-webpage"
+GENERIC_PAGE_TYPES: frozenset[str] = ARTICLE_TYPES - STRICT_ARTICLE_TYPES
+
+
+def _ld_date_source(objects: list[dict[str, Any]], key: str) -> str:
+    """ "json-ld", or WEBPAGE_SOURCE when the object giving ``key`` is only a generic WebPage."""
+    for obj in objects:
+        if obj.get(key) not in (None, "", [], {}):
+            types = _types(obj)
+            generic = bool(types) and types <= GENERIC_PAGE_TYPES
+            return WEBPAGE_SOURCE if generic else "json-ld"
+    return "json-ld"
 
 
 def _resolve_refs(value: Any, index: dict[str, dict[str, Any]]) -> Any:

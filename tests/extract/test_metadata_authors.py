@@ -121,3 +121,26 @@ def test_named_desk_is_an_author_a_bare_desk_is_not() -> None:
 )
 def test_looks_like_person(name: str, expected: bool) -> None:
     assert looks_like_person(name, ["Harbour News", "harbour.example.org"]) is expected
+
+
+def test_brand_word_before_the_lead_word_is_not_part_of_the_name() -> None:
+    assert split_byline("almanac von Ingrid Solberg", "de")[0] == ["Ingrid Solberg"]
+    assert split_byline("Richard von Weizsäcker", "de")[0] == ["Richard von Weizsäcker"]
+    assert split_byline("Ursula von der Leyen", "de")[0] == ["Ursula von der Leyen"]
+
+
+def test_author_label_in_an_element_of_its_own() -> None:
+    after = "<ul><li><strong>Autorin/Autor</strong> Maren Sand</li></ul>"
+    html = page(lang="de").replace("</article>", after + "</article>")
+    assert extract(html).authors == ["Maren Sand"]
+
+
+def test_labelled_credit_at_the_end_of_the_article() -> None:
+    credit = "<p><strong>Text:</strong> Maren Sand</p><p><strong>Fotos:</strong> Per Dahl</p>"
+    html = page(lang="de").replace("</article>", credit + "</article>")
+    assert extract(html).authors == ["Maren Sand"]
+
+
+def test_redaktion_without_a_colon_stays_a_desk_name() -> None:
+    header = '<p class="byline">Redaktion Hafenblatt</p>'
+    assert extract(page(header=header, lang="de")).authors == ["Redaktion Hafenblatt"]

@@ -6,8 +6,16 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from pipeline.extract.dates import parse_date, parse_visible_date
+from pipeline.extract.body import strip_raw_html
+from pipeline.extract.dates import parse_date, parse_visible_date, visible_days
+from pipeline.extract.metadata import (
+    DEFAULT_METADATA_OPTIONS,
+    MetadataOptions,
+    PageMetadata,
+    extract_metadata,
+)
 from pipeline.extract.page import Extraction, extract_article
+from pipeline.extract.tree import parse_html
 
 URL = "https://harbour.example.org/news/ferry-timetable"
 BODY = (
@@ -163,3 +171,76 @@ def test_parse_date_keeps_what_the_source_said() -> None:
         "2026-03-10T00:30:00+02:00",
     )
     assert parse_date("not a date") is None
+
+
+# A day the page never shows is no publication date: the "no date" pages of the benchmark carry
+# such stamps in attributes and in generic WebPage declarations (docs/metadata.md).
+HIDDEN_STAMP = '<div class="cache" data-built="2025-11-02 10:41:07"></div>'
+WEBPAGE_LD = (
+    '<script type="application/ld+json">{"@type": "WebPage", "name": "Winter timetable",'
+    ' "datePublished": "2025-11-02T10:41:07+00:00"}</script>'
+)
+
+
+def metadata_of(html: str, options: MetadataOptions = DEFAULT_METADATA_OPTIONS) -> PageMetadata:
+    soup = parse_html(strip_raw_html(html))  # as extract_article parses a page
+    return extract_metadata(soup, URL, metadata_options=options)
+
+
+def test_htmldate_day_the_page_never_shows_is_refused() -> None:
+    html = page(after=HIDDEN_STAMP)
+    assert extract(html).published_at is None
+    # The check is what refuses it: unchecked, htmldate reads the attribute's stamp.
+    unchecked = MetadataOptions(
+        htmldate_needs_visible_day=False, htmldate_day_outside_furniture=False
+    )
+    found = metadata_of(html, unchecked).published
+    assert found is not None and found.day == date(2025, 11, 2)
+
+
+def test_htmldate_day_the_page_shows_is_taken() -> None:
+    header = '<p class="meta">Veröffentlicht am 4. März 2026</p>'
+    result = extract(page(header=header, after=HIDDEN_STAMP, lang="de"))
+    assert result.published_at == datetime(2026, 3, 4, tzinfo=UTC)
+    assert result.provenance["published_at"] == "htmldate"
+
+
+def test_htmldate_day_shown_only_in_the_footer_or_comments_with_the_strict_option() -> None:
+    strict = MetadataOptions(htmldate_day_outside_furniture=True)
+    for region in ("footer", 'section class="comments"'):
+        html = page(after=f"<{region}><p>Seite erstellt am 4. März 2026</p></{region.split()[0]}>")
+        assert metadata_of(html, strict).published is None
+        found = metadata_of(html).published  # the default: visible anywhere on the page
+        assert found is not None and found.day == date(2026, 3, 4)
+
+
+def test_webpage_json_ld_date_needs_the_day_on_the_page() -> None:
+    assert extract(page(head=WEBPAGE_LD)).published_at is None
+    shown = extract(page(head=WEBPAGE_LD, header="<p>2 November 2025</p>"))
+    assert shown.published_at == datetime(2025, 11, 2, 10, 41, 7, tzinfo=UTC)
+    assert shown.provenance["published_at"] == "json-ld"
+
+
+def test_article_json_ld_date_needs_no_visible_day() -> None:
+    ld = WEBPAGE_LD.replace('"WebPage"', '"NewsArticle"')
+    assert extract(page(head=ld)).published_at == datetime(2025, 11, 2, 10, 41, 7, tzinfo=UTC)
+
+
+def test_webpage_stamp_repeated_in_meta_is_refused_too() -> None:
+    meta = '<meta property="article:published_time" content="2025-11-02T10:41:07+00:00">'
+    assert extract(page(head=WEBPAGE_LD + meta)).published_at is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Stand: 01.11.2021", {date(2021, 11, 1), date(2021, 1, 11)}),
+        ("posted 26.10.13 by ...", {date(2013, 10, 26)}),
+        ("jueves 2 de abril de 2020", {date(2020, 4, 2)}),
+        ("Jan. 5, 2021 and 8. März 2019", {date(2021, 1, 5), date(2019, 3, 8)}),
+        ("2020年4月2日 / 2019-3-05", {date(2020, 4, 2), date(2019, 3, 5)}),
+        ("31.02.2020, 2020, version 4.2", set()),
+    ],
+)
+def test_visible_days(text: str, expected: set[date]) -> None:
+    assert visible_days(text) == expected
