@@ -377,13 +377,17 @@ def recurring_line_keys(
     distinct, counts, of_line = _texts_per_key(keys, text_of_line)
     frequent = (counts >= minimum) & (distinct != 0)
     lines = np.flatnonzero(frequent[of_line])
-    per_text: list[U64Array] = [np.zeros(0, dtype=np.uint64) for _ in range(texts)]
-    owners = text_of_line[lines]
-    cuts = np.searchsorted(owners, np.arange(texts + 1))
-    for text, (a, b) in enumerate(itertools.pairwise(cuts.tolist())):
-        if b > a:
-            per_text[text] = np.unique(keys[lines[a:b]])
-    return per_text
+    owners, values = text_of_line[lines], keys[lines]
+    # Each text's distinct keys, sorted (np.unique per text), as views of one array: a day keeps
+    # them all, and one small allocation per text would scatter them over the heap.
+    order = np.lexsort((values, owners))
+    owners, values = owners[order], values[order]
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = (owners[1:] != owners[:-1]) | (values[1:] != values[:-1])
+    owners, values = owners[first], values[first]
+    cuts = np.searchsorted(owners, np.arange(texts + 1)).tolist()
+    none = np.zeros(0, dtype=np.uint64)  # shared by the texts without one
+    return [values[a:b] if b > a else none for a, b in itertools.pairwise(cuts)]
 
 
 def fingerprint_by_source(
@@ -679,7 +683,10 @@ def _facts(
         if len(keyed):
             keyed = keyed[np.concatenate([[True], keyed[1:] != keyed[:-1]])]
         cuts = np.searchsorted(keyed >> np.uint64(53), np.arange(min(2049, texts - first + 1)))
-        result += [keyed[a:b] & _FACT_MASK for a, b in itertools.pairwise(cuts.tolist())]
+        # Views of one array per group: a day keeps every text's facts, and one allocation per
+        # text would scatter them over the heap between the batches' scratch arrays.
+        masked = keyed & _FACT_MASK
+        result += [masked[a:b] for a, b in itertools.pairwise(cuts.tolist())]
     return result
 
 

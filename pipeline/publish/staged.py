@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.dedup.day import KEY_COLUMNS, ArticleKey
+from pipeline.dedup.day import KEY_COLUMNS, TEXT_BATCH, ArticleKey
 from pipeline.schema import STAGED_ARTICLES_SCHEMA
 from pipeline.storage.root import Root
 
@@ -65,13 +65,13 @@ class StagedArticles:
         return keys
 
     def texts(self, positions: Sequence[int]) -> Iterator[tuple[list[int], list[str]]]:
-        for found, table in self.read(positions, ["text"]):
+        for found, table in self.read(positions, ["text"], TEXT_BATCH):
             yield found, table["text"].to_pylist()
 
     def read(
-        self, positions: Iterable[int], columns: list[str]
+        self, positions: Iterable[int], columns: list[str], batch: int = READ_BATCH_ROWS
     ) -> Iterator[tuple[list[int], pa.Table]]:
-        """The rows at ``positions`` (ascending, distinct), READ_BATCH_ROWS at most at a time.
+        """The rows at ``positions`` (ascending, distinct), about ``batch`` rows at a time.
 
         Columns a file lacks come as nulls; each batch has exactly the staged schema's types.
         """
@@ -86,10 +86,11 @@ class StagedArticles:
             mine = wanted[cuts[number] : cuts[number + 1]] - self._file_starts[number]
             if not len(mine):
                 continue
-            for local, table in self._read_file(path, self._group_starts[number], mine, schema):
+            pieces = self._read_file(path, self._group_starts[number], mine, schema, batch)
+            for local, table in pieces:
                 pending.append(table)
                 pending_positions += (local + self._file_starts[number]).tolist()
-                if len(pending_positions) >= READ_BATCH_ROWS:
+                if len(pending_positions) >= batch:
                     yield pending_positions, pa.concat_tables(pending)
                     pending, pending_positions = [], []
         if pending:
@@ -116,7 +117,12 @@ class StagedArticles:
             yield table
 
     def _read_file(
-        self, path: str, group_starts: list[int], rows: np.ndarray, schema: pa.Schema
+        self,
+        path: str,
+        group_starts: list[int],
+        rows: np.ndarray,
+        schema: pa.Schema,
+        batch_rows: int,
     ) -> Iterator[tuple[np.ndarray, pa.Table]]:
         """(rows, table) pieces of one file holding ``rows`` (local, ascending), in order."""
         groups = np.searchsorted(group_starts, rows, side="right") - 1
@@ -128,7 +134,7 @@ class StagedArticles:
                 first = group_starts[group]
                 in_group = rows[groups == group]
                 reader = parquet.iter_batches(
-                    batch_size=READ_BATCH_ROWS, row_groups=[group], columns=names
+                    batch_size=batch_rows, row_groups=[group], columns=names
                 )
                 for batch in reader:
                     end = first + batch.num_rows
