@@ -358,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
                 same, notes = same_output(before["root"], after["root"])
                 after_peaks.setdefault(count, {})[days] = after["peak_mib"]
                 print(
-                    f"{count:>9,} {days:>9} | {before['peak_mib']:>7,.0f} -> {after['peak_mib']:>6,.0f}"
-                    f" x{after['peak_mib'] / before['peak_mib']:>4.2f} | "
+                    f"{count:>9,} {days:>9} | "
+                    f"{before['peak_mib']:>7,.0f} -> {after['peak_mib']:>6,.0f} "
+                    f"x{after['peak_mib'] / before['peak_mib']:>4.2f} | "
                     f"{before['peak_mib'] - before['base_mib']:>7,.0f} -> "
                     f"{after['peak_mib'] - after['base_mib']:>6,.0f} | "
                     f"{before['seconds']:>5.1f} -> {after['seconds']:>5.1f} | "

@@ -78,7 +78,7 @@ class ArticleList:
     def __init__(self, articles: Sequence[Article]) -> None:
         self.articles = articles
 
-    def keys(self) -> list[ArticleKey]:
+    def article_keys(self) -> list[ArticleKey]:
         return [
             ArticleKey(
                 a.article_id,
@@ -184,10 +184,10 @@ class ShingleSets:
         fp: DayFingerprints,
         texts: DayTexts,
         settings: DedupSettings,
-        budget: int = SHINGLE_BUDGET,
+        budget: int | None = None,
     ) -> None:
         self.unique, self.fp, self.source, self.settings = unique, fp, texts, settings
-        self.budget = budget
+        self.budget = SHINGLE_BUDGET if budget is None else budget
         self._held: OrderedDict[int, U64Array] = OrderedDict()
         self._held_values = 0
         self.rows_read = 0  # texts read back, for the log and the benchmark

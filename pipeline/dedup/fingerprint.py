@@ -390,37 +390,6 @@ def recurring_line_keys(
     return [values[a:b] if b > a else none for a, b in itertools.pairwise(cuts)]
 
 
-def fingerprint_by_source(
-    texts: Sequence[str],
-    sources: Sequence[str],
-    settings: DedupSettings,
-    history: BoilerplateHistory | None = None,
-) -> tuple[Fingerprints, list[U64Array]]:
-    """Fingerprints with each source's learned boilerplate dropped, and each text's recurring
-    line keys (for the index). Tokenized in batches; boilerplate is learned over all texts.
-    """
-    batches: list[Tokens | None] = [
-        tokenize(texts[start : start + FINGERPRINT_BATCH])
-        for start in range(0, len(texts), FINGERPRINT_BATCH)
-    ]
-    key_parts, text_parts = [], []
-    for number, batch in enumerate(batches):
-        assert batch is not None
-        first = number * FINGERPRINT_BATCH
-        key_parts.append(source_line_keys(batch, sources[first : first + batch.texts]))
-        text_parts.append(batch.text_of_line + first)
-    keys = np.concatenate(key_parts) if key_parts else np.zeros(0, np.uint64)
-    text_of_line = np.concatenate(text_parts) if text_parts else np.zeros(0, np.int64)
-    removed = learn_boilerplate(keys, text_of_line, sources, settings, history)
-    cuts = np.cumsum([0, *(len(part) for part in key_parts)]).tolist()
-    parts = []
-    for number in range(len(batches)):
-        batch, batches[number] = batches[number], None  # each batch's tokens freed once used
-        assert batch is not None
-        parts.append(_fingerprint_tokens(batch, settings, removed[cuts[number] : cuts[number + 1]]))
-    return _concatenate(parts, settings), recurring_line_keys(keys, text_of_line, len(texts))
-
-
 #: Tokens of one source held between the two passes of :func:`fingerprint_source` (about 17 bytes
 #: each): a source with more is tokenized again in the second pass instead of being held whole.
 TOKEN_BUDGET = 6_000_000
@@ -451,16 +420,17 @@ def fingerprint_source(
     settings: DedupSettings,
     history: BoilerplateHistory | None = None,
     *,
-    token_budget: int = TOKEN_BUDGET,
+    token_budget: int | None = None,
 ) -> SourceFingerprints:
     """Fingerprints of one source's texts, read as batches from ``batches()`` (called twice at
     most, giving the same batches each time).
 
-    The same values as :func:`fingerprint_by_source` gives these texts: boilerplate is learned per
-    source (a line key mixes in its source), so one source's texts are all it needs. Pass 1 keeps
-    each batch's line keys and, up to ``token_budget`` tokens, its tokens; pass 2 fingerprints
-    each batch, tokenizing again the batches whose tokens were not kept.
+    Boilerplate is learned per source (a line key mixes in its source), so one source's texts are
+    all it needs, and a text's values do not depend on the batches. Pass 1 keeps each batch's
+    line keys and, up to ``token_budget`` tokens, its tokens; pass 2 fingerprints each batch,
+    tokenizing again the batches whose tokens were not kept.
     """
+    budget = TOKEN_BUDGET if token_budget is None else token_budget
     held: list[Tokens | None] = []
     key_parts: list[U64Array] = []
     text_parts: list[I64Array] = []
@@ -475,7 +445,7 @@ def fingerprint_source(
         lines_per_batch.append(len(key_parts[-1]))
         texts += tokens.texts
         tokens_held += len(tokens.hashes)
-        held.append(tokens if tokens_held <= token_budget else None)
+        held.append(tokens if tokens_held <= budget else None)
     keys = np.concatenate(key_parts) if key_parts else np.zeros(0, np.uint64)
     text_of_line = np.concatenate(text_parts) if text_parts else np.zeros(0, np.int64)
     del key_parts, text_parts

@@ -121,7 +121,7 @@ def dedup_day(
 ) -> tuple[DedupResult, pa.Table]:
     """:func:`dedup_rows` for articles in memory: the result, and the day's index as a table."""
     day = ArticleList(articles)
-    done = dedup_rows(day.keys(), day, settings, output_root, window)
+    done = dedup_rows(day.article_keys(), day, settings, output_root, window)
     unique = [articles[key.position] for key in done.unique]
     index = pa.Table.from_batches(list(done.index_batches()), schema=INDEX_SCHEMA)
     return DedupResult(articles=unique, assignments=done.assignments, rejects=done.rejects), index

@@ -119,7 +119,7 @@ def deduplicate(articles: list[Article], settings: DedupSettings) -> DedupResult
     """Deduplicate one batch on its own, with no memory of earlier runs."""
     unique, rejects = _collapse_canonical_urls(articles)
     day = ArticleList(unique)
-    keys = day.keys()
+    keys = day.article_keys()
     fingerprints = fingerprint_day(keys, day, settings)
     shingles = ShingleSets(keys, fingerprints, day, settings)
     assignments = assign_day_stories(keys, fingerprints, settings, PriorMatches(), shingles)

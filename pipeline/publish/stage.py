@@ -170,7 +170,7 @@ def publish_day(
     for name in names:
         _check_staged(root, name, by_source[name].staged)
     day = StagedArticles(root, [by_source[name].staged["articles"] for name in names])
-    dedup = dedup_rows(day.keys(), day, config.settings.dedup, root, window)
+    dedup = dedup_rows(day.article_keys(), day, config.settings.dedup, root, window)
     sources = _counts_after_dedup(by_source, dedup.unique, dedup.assignments, dedup.rejects)
     stories, duplicates = dedup.stories, dedup.duplicates
     multi_copy = _multi_copy_stories(dedup.assignments)

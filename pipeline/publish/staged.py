@@ -10,6 +10,7 @@ hold no wanted row, so memory is a batch of rows, whatever the size of the day.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -44,7 +45,7 @@ class StagedArticles:
             first += int(metadata.num_rows)
         self.rows = first
 
-    def keys(self) -> list[ArticleKey]:
+    def article_keys(self) -> list[ArticleKey]:
         """Every row's dedup key, in position order."""
         keys: list[ArticleKey] = []
         for positions, table in self.read(range(self.rows), list(KEY_COLUMNS)):
@@ -53,8 +54,11 @@ class StagedArticles:
                 ArticleKey(
                     article_id=row["article_id"],
                     url=row["url"],
-                    canonical_url=row["canonical_url"],
-                    source=row["source"],
+                    # One string where both are the same (most pages), one per source name.
+                    canonical_url=row["url"]
+                    if row["canonical_url"] == row["url"]
+                    else row["canonical_url"],
+                    source=sys.intern(row["source"]),
                     published_at=row["published_at"],
                     is_truncated=row["is_truncated"],
                     word_count=row["word_count"],
