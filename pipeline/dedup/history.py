@@ -44,6 +44,7 @@ from pipeline.dedup.fingerprint import (
     U64Array,
     signature_scheme,
 )
+from pipeline.dedup.memory import release_freed_memory
 from pipeline.dedup.stories import (
     DedupResult,
     PriorMatches,
@@ -167,18 +168,22 @@ def dedup_rows(
     boilerplate = boilerplate_history(root, files, {key.source for key in unique})
     fp = fingerprint_day(unique, texts, settings, boilerplate)
     del boilerplate
+    release_freed_memory()  # the tokens' scratch, before the next phase allocates its own
     prior = find_prior_matches([key.article_id for key in unique], fp, settings, root, files)
     shingles = ShingleSets(unique, fp, texts, settings)
     assignments = assign_day_stories(unique, fp, settings, prior, shingles)
+    rows_read, edges, earlier_rows = shingles.rows_read, len(prior.edges), len(prior.rows)
+    del shingles, prior
+    release_freed_memory()
     log.info(
         "dedup %s: %d articles against %d index days, %d candidate edges to %d earlier rows; "
         "%d texts read back to verify",
         window.partition,
         len(unique),
         len(files),
-        len(prior.edges),
-        len(prior.rows),
-        shingles.rows_read,
+        edges,
+        earlier_rows,
+        rows_read,
     )
     return DayDedup(unique, assignments, rejects, fp, settings)
 
@@ -567,7 +572,9 @@ def _list_column(arrays: list[U64Array], rows: int) -> pa.Array:
     lengths = [len(values) for values in arrays] or [0] * rows
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     values = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint64)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.uint64)))
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(values.astype(np.uint64, copy=False))
+    )
 
 
 def write_index(

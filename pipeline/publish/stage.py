@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from pipeline.dedup.day import ArticleKey
 from pipeline.dedup.history import INDEX_SCHEMA, INDEX_TABLE, DayDedup, dedup_rows
+from pipeline.dedup.memory import release_freed_memory
 from pipeline.extract.stage import SourceArticles
 from pipeline.models import FetchOutcome, Reject, RunWindow, StoryAssignment
 from pipeline.publish.report import REPORT_HTML, SUMMARY_JSON, write_run_report
@@ -193,6 +194,7 @@ def publish_day(
     }
     # The streams above hold the day's dedup state; dropped with them once written.
     del dedup
+    release_freed_memory()  # dedup's scratch, before the writer's row groups
     # One commit for the whole day: a reader sees all four tables of this run, or of the last.
     manifest = store.write_day(window, tables, run_id)
     del tables
@@ -260,7 +262,10 @@ def _published_articles(day: StagedArticles, dedup: DayDedup) -> Iterator[pa.Tab
     for chunk in day.in_order(positions, staged_columns, ROW_GROUP_SIZE):
         rows = [assignments[row] for row in order[done : done + chunk.num_rows]]
         done += chunk.num_rows
-        yield _with_assignments(chunk, rows)
+        published = _with_assignments(chunk, rows)
+        del chunk  # one row group in memory at a time: neither is kept while the next is read
+        yield published
+        del published
 
 
 def _with_assignments(staged: pa.Table, assignments: list[StoryAssignment]) -> pa.Table:

@@ -116,9 +116,11 @@ class StagedArticles:
                 if tables
                 else pa.schema([STAGED_ARTICLES_SCHEMA.field(c) for c in columns]).empty_table()
             )
+            del tables
             if not ascending:
                 table = table.take(pa.array(np.searchsorted(read, part), pa.int64()))
             yield table
+            del table  # before the next chunk is read: one chunk in memory, not two
 
     def _read_file(
         self,

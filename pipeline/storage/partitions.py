@@ -249,6 +249,9 @@ class DatasetStore:
                     _checkpoint(f"write:{name}")
                     staged = f"{staging}/{name}.parquet"
                     rows = self._write(staged, write.data, write.schema)
+                    # Arrow's pool keeps what a table's row groups freed; the next table's
+                    # stream may be held in other memory (numpy, Python), so give it back.
+                    pa.default_memory_pool().release_unused()
                     digest = self._validate(staged, write.schema, rows)
                     final = layout.versioned_partition_file(name, window, version)
                     if root.is_local:  # a rename: the new file appears whole, at the last moment
@@ -322,6 +325,7 @@ class DatasetStore:
                 else:
                     writer.write_batch(part, row_group_size=ROW_GROUP_SIZE)
                 rows += part.num_rows
+                del part  # written: not kept while the stream makes the next one
             if rows == 0:
                 # An empty day is still a file with the full schema, not a missing partition.
                 writer.write_table(schema.empty_table())
