@@ -61,7 +61,7 @@ bench-dedup: setup
 bench-meta: setup
 	$(BIN)/python bench/metadata.py $(if $(filter command line,$(origin BENCH)),$(BENCH),$(META_BENCH))
 
-# Peak RSS of publish (dedup included) on synthetic 10k and 50k days, 0 and 30 history days: main
+# Peak RSS of publish (dedup included) on synthetic 10k and 50k days, 1 and 30 history days: main
 # and this tree side by side in one run, outputs compared (docs/dedup.md, "Memory").
 .PHONY: bench-publish
 bench-publish: setup

@@ -1,6 +1,6 @@
 """Peak memory of the publish stage (dedup included) on synthetic days, before -> after in one run.
 
-    .venv/bin/python bench/publish_memory.py [--articles 10000 50000] [--history-days 0 30]
+    .venv/bin/python bench/publish_memory.py [--articles 10000 50000] [--history-days 1 30]
                                              [--history-rows 10000] [--baseline GIT_REF]
 
 For each day size: S sources (one per 200 articles) of ~600-word texts, 20% of the articles edited
@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--articles", type=int, nargs="+", default=[10_000, 50_000])
-    parser.add_argument("--history-days", type=int, nargs="+", default=[0, 30])
+    parser.add_argument("--history-days", type=int, nargs="+", default=[1, 30])
     parser.add_argument("--history-rows", type=int, default=10_000)
     parser.add_argument("--baseline", default="main", metavar="GIT_REF")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
