@@ -71,5 +71,11 @@ bench-dedup: setup
 bench-meta: setup
 	$(BIN)/python bench/metadata.py $(if $(filter command line,$(origin BENCH)),$(BENCH),$(META_BENCH))
 
+# Peak RSS of publish (dedup included) on synthetic 10k and 50k days, 1 and 30 history days: main
+# and this tree side by side in one run, outputs compared (docs/dedup.md, "Memory").
+.PHONY: bench-publish
+bench-publish: setup
+	$(BIN)/python bench/publish_memory.py
+
 clean:
 	rm -rf .airflow var .pytest_cache .ruff_cache .mypy_cache

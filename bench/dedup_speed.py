@@ -32,6 +32,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pipeline.dedup.day import DayFingerprints
 from pipeline.dedup.fingerprint import (
     SIGNATURE_SEED,
     band_keys,
@@ -243,7 +244,9 @@ def run_one_day(root: str, settings: DedupSettings) -> None:
     fp = fingerprint([a.text for a in articles], settings)
     fingerprinting = time.perf_counter() - start
     start = time.perf_counter()
-    prior = find_prior_matches(articles, fp, settings, Root(root), files)
+    prior = find_prior_matches(
+        [a.article_id for a in articles], DayFingerprints.of(fp), settings, Root(root), files
+    )
     print(
         f"  parts: fingerprint {fingerprinting:.2f} s, history join + fetch "
         f"{time.perf_counter() - start:.2f} s ({len(prior.edges)} candidate edges)"

@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -377,44 +377,137 @@ def recurring_line_keys(
     distinct, counts, of_line = _texts_per_key(keys, text_of_line)
     frequent = (counts >= minimum) & (distinct != 0)
     lines = np.flatnonzero(frequent[of_line])
-    per_text: list[U64Array] = [np.zeros(0, dtype=np.uint64) for _ in range(texts)]
-    owners = text_of_line[lines]
-    cuts = np.searchsorted(owners, np.arange(texts + 1))
-    for text, (a, b) in enumerate(itertools.pairwise(cuts.tolist())):
-        if b > a:
-            per_text[text] = np.unique(keys[lines[a:b]])
-    return per_text
+    owners, values = text_of_line[lines], keys[lines]
+    # Each text's distinct keys, sorted (np.unique per text), as views of one array: a day keeps
+    # them all, and one small allocation per text would scatter them over the heap.
+    order = np.lexsort((values, owners))
+    owners, values = owners[order], values[order]
+    first = np.ones(len(values), dtype=bool)
+    first[1:] = (owners[1:] != owners[:-1]) | (values[1:] != values[:-1])
+    owners, values = owners[first], values[first]
+    cuts = np.searchsorted(owners, np.arange(texts + 1)).tolist()
+    none = np.zeros(0, dtype=np.uint64)  # shared by the texts without one
+    return [values[a:b] if b > a else none for a, b in itertools.pairwise(cuts)]
 
 
-def fingerprint_by_source(
-    texts: Sequence[str],
-    sources: Sequence[str],
+#: Tokens of one source held between the two passes of :func:`fingerprint_source` (about 17 bytes
+#: each): a source with more is tokenized again in the second pass instead of being held whole.
+TOKEN_BUDGET = 6_000_000
+
+TextBatches = Callable[[], Iterable[Sequence[str]]]
+
+
+@dataclass(frozen=True)
+class SourceFingerprints:
+    """One source's texts fingerprinted with its learned boilerplate dropped, row-aligned.
+
+    No shingle set is kept: only their sizes. :func:`shingle_sets_of` makes a text's set again,
+    the same, from the text and ``boilerplate``.
+    """
+
+    content_hashes: list[str]
+    shingle_counts: I64Array
+    signatures: U32Array
+    band_keys: U64Array
+    facts: list[U64Array]
+    line_keys: list[U64Array]  # recurring line keys of each text (what the index keeps)
+    boilerplate: U64Array  # sorted line keys learned as the source's boilerplate today
+
+
+def fingerprint_source(
+    batches: TextBatches,
+    source: str,
     settings: DedupSettings,
     history: BoilerplateHistory | None = None,
-) -> tuple[Fingerprints, list[U64Array]]:
-    """Fingerprints with each source's learned boilerplate dropped, and each text's recurring
-    line keys (for the index). Tokenized in batches; boilerplate is learned over all texts.
+    *,
+    token_budget: int | None = None,
+) -> SourceFingerprints:
+    """Fingerprints of one source's texts, read as batches from ``batches()`` (called twice at
+    most, giving the same batches each time).
+
+    Boilerplate is learned per source (a line key mixes in its source), so one source's texts are
+    all it needs, and a text's values do not depend on the batches. Pass 1 keeps each batch's
+    line keys and, up to ``token_budget`` tokens, its tokens; pass 2 fingerprints each batch,
+    tokenizing again the batches whose tokens were not kept.
     """
-    batches: list[Tokens | None] = [
-        tokenize(texts[start : start + FINGERPRINT_BATCH])
-        for start in range(0, len(texts), FINGERPRINT_BATCH)
-    ]
-    key_parts, text_parts = [], []
-    for number, batch in enumerate(batches):
-        assert batch is not None
-        first = number * FINGERPRINT_BATCH
-        key_parts.append(source_line_keys(batch, sources[first : first + batch.texts]))
-        text_parts.append(batch.text_of_line + first)
+    budget = TOKEN_BUDGET if token_budget is None else token_budget
+    held: list[Tokens | None] = []
+    key_parts: list[U64Array] = []
+    text_parts: list[I64Array] = []
+    sizes: list[int] = []
+    lines_per_batch: list[int] = []
+    texts = tokens_held = 0
+    for batch in batches():
+        tokens = tokenize(batch)
+        key_parts.append(source_line_keys(tokens, [source] * tokens.texts))
+        text_parts.append(tokens.text_of_line + texts)
+        sizes.append(tokens.texts)
+        lines_per_batch.append(len(key_parts[-1]))
+        texts += tokens.texts
+        tokens_held += len(tokens.hashes)
+        held.append(tokens if tokens_held <= budget else None)
     keys = np.concatenate(key_parts) if key_parts else np.zeros(0, np.uint64)
     text_of_line = np.concatenate(text_parts) if text_parts else np.zeros(0, np.int64)
-    removed = learn_boilerplate(keys, text_of_line, sources, settings, history)
-    cuts = np.cumsum([0, *(len(part) for part in key_parts)]).tolist()
-    parts = []
-    for number in range(len(batches)):
-        batch, batches[number] = batches[number], None  # each batch's tokens freed once used
-        assert batch is not None
-        parts.append(_fingerprint_tokens(batch, settings, removed[cuts[number] : cuts[number + 1]]))
-    return _concatenate(parts, settings), recurring_line_keys(keys, text_of_line, len(texts))
+    del key_parts, text_parts
+    removed = learn_boilerplate(keys, text_of_line, [source] * texts, settings, history)
+    cuts = np.cumsum([0, *lines_per_batch]).tolist()
+    again = iter(batches()) if any(tokens is None for tokens in held) else None
+    content_hashes: list[str] = []
+    counts: list[I64Array] = []
+    signatures: list[U32Array] = []
+    keys_of_bands: list[U64Array] = []
+    facts: list[U64Array] = []
+    for number in range(len(held)):
+        kept, held[number] = held[number], None  # each batch's tokens freed once used
+        reread = next(again, None) if again is not None else None
+        if kept is None:
+            if reread is None or len(reread) != sizes[number]:
+                raise RuntimeError(f"the texts of source {source!r} changed while being read")
+            kept = tokenize(reread)
+        tokens = kept
+        part = _fingerprint_tokens(tokens, settings, removed[cuts[number] : cuts[number + 1]])
+        content_hashes += part.content_hashes
+        counts.append(np.fromiter(map(len, part.shingle_sets), np.int64, tokens.texts))
+        signatures.append(part.signatures)
+        keys_of_bands.append(part.band_keys)
+        facts += part.facts
+    width = settings.lsh_bands + settings.lsh_brief_bands
+    return SourceFingerprints(
+        content_hashes=content_hashes,
+        shingle_counts=np.concatenate(counts) if counts else np.zeros(0, np.int64),
+        signatures=np.vstack(signatures)
+        if signatures
+        else np.zeros((0, settings.num_perm), np.uint32),
+        band_keys=np.vstack(keys_of_bands) if keys_of_bands else np.zeros((0, width), np.uint64),
+        facts=facts,
+        line_keys=recurring_line_keys(keys, text_of_line, texts),
+        boilerplate=np.unique(keys[removed]),
+    )
+
+
+def shingle_sets_of(
+    texts: Sequence[str],
+    sources: Sequence[str],
+    boilerplate: Mapping[str, U64Array],
+    settings: DedupSettings,
+) -> list[U64Array]:
+    """The shingle sets :func:`fingerprint_source` hashed for these texts, made again.
+
+    ``boilerplate`` is each source's learned line keys (``SourceFingerprints.boilerplate``): a
+    line is dropped when its key is among them, exactly the lines dropped the first time, since
+    whether a line is boilerplate depends on its key alone.
+    """
+    tokens = tokenize(texts)
+    keys = source_line_keys(tokens, sources)
+    removed = np.zeros(len(keys), dtype=bool)
+    line_source = np.asarray(sources, dtype=object)[tokens.text_of_line] if len(keys) else None
+    for source in set(sources):
+        learned = boilerplate.get(source)
+        if learned is not None and len(learned) and line_source is not None:
+            mine = np.flatnonzero(line_source == source)
+            removed[mine] = np.isin(keys[mine], learned)
+    kept = _kept_tokens(tokens, removed)
+    return _shingle_sets(kept.hashes, kept.lengths, settings.shingle_size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -470,31 +563,50 @@ def content_hash(text: str) -> str:
 def _fingerprint_tokens(
     tokens: Tokens, settings: DedupSettings, removed_lines: BoolArray | None
 ) -> Fingerprints:
-    all_texts = tokens.text_of_line[tokens.line_of_token]
-    all_bounds = np.searchsorted(all_texts, np.arange(tokens.texts + 1)).tolist()
-    hashes, kinds, text_of_token, bounds = tokens.hashes, tokens.kinds, all_texts, all_bounds
-    if removed_lines is not None and removed_lines.any():
-        keep = ~removed_lines[tokens.line_of_token]
-        hashes, kinds, text_of_token = hashes[keep], kinds[keep], all_texts[keep]
-        bounds = np.searchsorted(text_of_token, np.arange(tokens.texts + 1)).tolist()
+    kept = _kept_tokens(tokens, removed_lines)
     # A text that is all boilerplate keeps no shingles; its hash is then that of all its tokens,
     # so that only its exact repeats share it.
     content_hashes = [
-        _digest(hashes[start:end])
+        _digest(kept.hashes[start:end])
         if end > start
-        else _digest(tokens.hashes[all_bounds[index] : all_bounds[index + 1]])
-        for index, (start, end) in enumerate(itertools.pairwise(bounds))
+        else _digest(tokens.hashes[kept.all_bounds[index] : kept.all_bounds[index + 1]])
+        for index, (start, end) in enumerate(itertools.pairwise(kept.bounds))
     ]
-    lengths: I64Array = np.diff(np.asarray(bounds, dtype=np.int64)).astype(np.int64)
-    shingle_sets = _shingle_sets(hashes, lengths, settings.shingle_size)
+    shingle_sets = _shingle_sets(kept.hashes, kept.lengths, settings.shingle_size)
     signatures = minhash_signatures(shingle_sets, settings.num_perm)
     return Fingerprints(
         content_hashes=content_hashes,
         shingle_sets=shingle_sets,
         signatures=signatures,
         band_keys=band_keys(signatures, settings.lsh_bands, settings.lsh_brief_bands),
-        facts=_facts(hashes, kinds, text_of_token, bounds),
+        facts=_facts(kept.hashes, kept.kinds, kept.text_of_token, kept.bounds),
     )
+
+
+@dataclass(frozen=True)
+class _KeptTokens:
+    """The tokens left once the removed lines are dropped, with each text's bounds."""
+
+    hashes: U64Array
+    kinds: npt.NDArray[np.uint8]
+    text_of_token: I64Array
+    bounds: list[int]  # text i's kept tokens are [bounds[i], bounds[i + 1])
+    all_bounds: list[int]  # the same over all tokens, removed ones included
+
+    @property
+    def lengths(self) -> I64Array:
+        return np.diff(np.asarray(self.bounds, dtype=np.int64)).astype(np.int64)
+
+
+def _kept_tokens(tokens: Tokens, removed_lines: BoolArray | None) -> _KeptTokens:
+    all_texts = tokens.text_of_line[tokens.line_of_token]
+    all_bounds = np.searchsorted(all_texts, np.arange(tokens.texts + 1)).tolist()
+    if removed_lines is None or not removed_lines.any():
+        return _KeptTokens(tokens.hashes, tokens.kinds, all_texts, all_bounds, all_bounds)
+    keep = ~removed_lines[tokens.line_of_token]
+    text_of_token = all_texts[keep]
+    bounds = np.searchsorted(text_of_token, np.arange(tokens.texts + 1)).tolist()
+    return _KeptTokens(tokens.hashes[keep], tokens.kinds[keep], text_of_token, bounds, all_bounds)
 
 
 def _digest(hashes: U64Array) -> str:
@@ -541,7 +653,10 @@ def _facts(
         if len(keyed):
             keyed = keyed[np.concatenate([[True], keyed[1:] != keyed[:-1]])]
         cuts = np.searchsorted(keyed >> np.uint64(53), np.arange(min(2049, texts - first + 1)))
-        result += [keyed[a:b] & _FACT_MASK for a, b in itertools.pairwise(cuts.tolist())]
+        # Views of one array per group: a day keeps every text's facts, and one allocation per
+        # text would scatter them over the heap between the batches' scratch arrays.
+        masked = keyed & _FACT_MASK
+        result += [masked[a:b] for a, b in itertools.pairwise(cuts.tolist())]
     return result
 
 
@@ -681,27 +796,51 @@ def is_near_copy(
 
 
 def band_candidates(
-    keys: U64Array, rows: list[int], shingle_sets: list[U64Array]
+    keys: U64Array, rows: list[int], shingle_counts: Sequence[int]
 ) -> list[tuple[int, int]]:
-    """Pairs of rows sharing at least one band key, each pair once, in a deterministic order."""
-    usable = [row for row in rows if len(shingle_sets[row])]
+    """Pairs of rows sharing at least one band key, each pair once, in a deterministic order.
+
+    Rows without shingles (``shingle_counts`` 0) are never candidates.
+    """
+    usable = [row for row in rows if shingle_counts[row]]
     if len(usable) < 2:
         return []
     selected = np.asarray(usable, dtype=np.int64)
-    flat_keys = keys[selected].ravel()
-    flat_rows = np.repeat(selected, keys.shape[1])
-    order = np.lexsort((flat_rows, flat_keys))
-    flat_keys, flat_rows = flat_keys[order], flat_rows[order]
-    # Only runs of one key two or more long are buckets worth a look.
-    starts = np.flatnonzero(np.concatenate([[True], flat_keys[1:] != flat_keys[:-1]]))
-    sizes = np.diff(np.concatenate([starts, [len(flat_keys)]]))
+    chosen = keys[selected]
+    width = chosen.shape[1]
+    # Keys are bucketed one slice of the key space at a time (by their top bits), so the sort's
+    # scratch arrays are an eighth of all keys; a bucket never spans two slices.
+    shift = np.uint64(64 - _CANDIDATE_SLICE_BITS)
+    slice_of = np.empty(chosen.shape, dtype=np.uint8)
+    for start in range(0, len(chosen), 8192):
+        slice_of[start : start + 8192] = chosen[start : start + 8192] >> shift
+    flat_slices, flat_keys_all = slice_of.ravel(), chosen.ravel()
     pairs: set[tuple[int, int]] = set()
-    for start, size in zip(starts[sizes > 1].tolist(), sizes[sizes > 1].tolist(), strict=True):
-        members = flat_rows[start : start + size].tolist()
-        pairs.update(
-            (a, b) for position, a in enumerate(members) for b in members[position + 1 :] if a != b
-        )
+    for number in range(1 << _CANDIDATE_SLICE_BITS):
+        at = np.flatnonzero(flat_slices == number)
+        # ``at`` ascends, so rows ascend within a key once sorted stably by key.
+        order = np.argsort(flat_keys_all[at], kind="stable")
+        at = at[order]
+        del order
+        flat_keys = flat_keys_all[at]
+        flat_rows = selected[at // width]
+        # Only runs of one key two or more long are buckets worth a look.
+        starts = np.flatnonzero(np.concatenate([[True], flat_keys[1:] != flat_keys[:-1]]))
+        sizes = np.diff(np.concatenate([starts, [len(flat_keys)]]))
+        big = sizes > 1
+        for start, size in zip(starts[big].tolist(), sizes[big].tolist(), strict=True):
+            members = flat_rows[start : start + size].tolist()
+            pairs.update(
+                (a, b)
+                for position, a in enumerate(members)
+                for b in members[position + 1 :]
+                if a != b
+            )
     return sorted(pairs)
+
+
+#: Top bits of a band key that choose its slice in :func:`band_candidates`.
+_CANDIDATE_SLICE_BITS = 3
 
 
 def _shingle_sets(

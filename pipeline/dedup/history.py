@@ -7,42 +7,55 @@ keys. A run for day D reads only the files of the ``history_days`` days before D
 or a later day, so a backfill sees what the original run saw and a rerun of D gives the same story
 ids.
 
-The join against history is streamed one day file at a time with numpy (bounded memory: one
-day's columns at once): band keys are tested against a bitmap of today's keys, then confirmed by
-binary search; content hashes and article ids by set membership. Python verifies the few
-candidate pairs found.
+The join against history is streamed: each file is read one batch of rows at a time (a row group
+of the file at most), so memory holds today's keys and one batch of history, whatever the number
+of history days. Band keys are tested against a bitmap of today's keys, then confirmed by binary
+search; content hashes and article ids by set membership. Only the ids of the rows hit are kept;
+the rows themselves (signature, facts) are read in a second pass over the row groups that hold
+them. Python verifies the few candidate pairs found.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.dedup.day import (
+    ArticleKey,
+    ArticleList,
+    DayFingerprints,
+    DayTexts,
+    ShingleSets,
+    fingerprint_day,
+)
 from pipeline.dedup.fingerprint import (
     BoilerplateHistory,
-    Fingerprints,
     U64Array,
     signature_scheme,
 )
+from pipeline.dedup.memory import release_freed_memory
 from pipeline.dedup.stories import (
     DedupResult,
     PriorMatches,
     PriorRow,
-    assign_stories,
+    assign_day_stories,
     collapse_canonical_urls,
-    fingerprint_articles,
 )
-from pipeline.models import Article, RunWindow, StoryAssignment
+from pipeline.models import Article, Reject, RunWindow, StoryAssignment
 from pipeline.settings import DedupSettings
 from pipeline.storage.partitions import (
+    ROW_GROUP_SIZE,
     CorruptState,
     DatasetStore,
     PublishedPartition,
@@ -76,6 +89,11 @@ INDEX_SCHEMA = pa.schema(
 # Low bits of a band key index a bitmap of today's keys: 2^27 bits (16 MB) leave under 1% of the
 # history keys for the exact test when today has 960k keys (20k articles x 48 bands).
 _BITMAP_BITS = 27
+_BITMAP_MASK = np.uint64((1 << _BITMAP_BITS) - 1)
+
+
+#: History rows read at once (a file's row groups are at most ROW_GROUP_SIZE rows anyway).
+HISTORY_BATCH_ROWS = 20_000
 
 
 def deduplicate_against_history(
@@ -89,7 +107,7 @@ def deduplicate_against_history(
     """Deduplicate the day's articles together and against earlier days, then commit the index.
 
     Rerunning day D replaces D's index only; days after D keep the story ids they were given.
-    (``publish`` uses :func:`dedup_day` instead, to commit the index with the day's tables.)
+    (``publish`` uses :func:`dedup_rows` instead, to commit the index with the day's tables.)
     """
     result, index = dedup_day(articles, settings, output_root, window)
     write_index(index, output_root, window, run_id)
@@ -102,24 +120,72 @@ def dedup_day(
     output_root: str | Path | Root,
     window: RunWindow,
 ) -> tuple[DedupResult, pa.Table]:
-    """The day's stories against earlier days' index, and the day's own index rows to commit."""
-    unique, rejects = collapse_canonical_urls(articles)
+    """:func:`dedup_rows` for articles in memory: the result, and the day's index as a table."""
+    day = ArticleList(articles)
+    done = dedup_rows(day.article_keys(), day, settings, output_root, window)
+    unique = [articles[key.position] for key in done.unique]
+    index = pa.Table.from_batches(list(done.index_batches()), schema=INDEX_SCHEMA)
+    return DedupResult(articles=unique, assignments=done.assignments, rejects=done.rejects), index
+
+
+@dataclass(frozen=True)
+class DayDedup:
+    """The day's dedup: kept rows (keys), their assignments, dedup's rejects, fingerprints."""
+
+    unique: list[ArticleKey]
+    assignments: list[StoryAssignment]
+    rejects: list[Reject]
+    fingerprints: DayFingerprints
+    settings: DedupSettings
+
+    @property
+    def stories(self) -> int:
+        return len({assignment.story_id for assignment in self.assignments})
+
+    @property
+    def duplicates(self) -> int:
+        return sum(1 for assignment in self.assignments if assignment.is_duplicate)
+
+    def index_batches(self) -> Iterator[pa.RecordBatch]:
+        """The day's index rows, ROW_GROUP_SIZE at a time, in the order of ``unique``."""
+        yield from index_batches(self.unique, self.assignments, self.fingerprints, self.settings)
+
+
+def dedup_rows(
+    keys: list[ArticleKey],
+    texts: DayTexts,
+    settings: DedupSettings,
+    output_root: str | Path | Root,
+    window: RunWindow,
+) -> DayDedup:
+    """The day's stories against earlier days' index; texts are read from ``texts`` on demand.
+
+    ``keys`` are the day's articles in input order (each with its position in ``texts``).
+    """
+    unique, rejects = collapse_canonical_urls(keys)
     root = as_root(output_root)
     files = history_files(root, window, settings.history_days)
-    boilerplate = boilerplate_history(root, files, {a.source for a in unique})
-    fp, line_keys = fingerprint_articles(unique, settings, boilerplate)
-    prior = find_prior_matches(unique, fp, settings, root, files)
-    assignments = assign_stories(unique, fp, settings, prior)
+    boilerplate = boilerplate_history(root, files, {key.source for key in unique})
+    fp = fingerprint_day(unique, texts, settings, boilerplate)
+    del boilerplate
+    release_freed_memory()  # the tokens' scratch, before the next phase allocates its own
+    prior = find_prior_matches([key.article_id for key in unique], fp, settings, root, files)
+    shingles = ShingleSets(unique, fp, texts, settings)
+    assignments = assign_day_stories(unique, fp, settings, prior, shingles)
+    rows_read, edges, earlier_rows = shingles.rows_read, len(prior.edges), len(prior.rows)
+    del shingles, prior
+    release_freed_memory()
     log.info(
-        "dedup %s: %d articles against %d index days, %d candidate edges to %d earlier rows",
+        "dedup %s: %d articles against %d index days, %d candidate edges to %d earlier rows; "
+        "%d texts read back to verify",
         window.partition,
         len(unique),
         len(files),
-        len(prior.edges),
-        len(prior.rows),
+        edges,
+        earlier_rows,
+        rows_read,
     )
-    index = index_table(unique, assignments, fp, settings, line_keys)
-    return DedupResult(articles=unique, assignments=assignments, rejects=rejects), index
+    return DayDedup(unique, assignments, rejects, fp, settings)
 
 
 def history_files(
@@ -142,18 +208,40 @@ def history_files(
     return files
 
 
-def _read(root: Root, relative: str, columns: list[str]) -> pa.Table:
-    """The columns of one index file that it has (files of older schemes lack some).
+def _batches(
+    root: Root,
+    relative: str,
+    columns: list[str],
+    row_groups: list[int] | None = None,
+) -> Iterator[tuple[int, pa.Table]]:
+    """(first row, rows) batches of one index file, with the columns it has (files of older
+    schemes lack some: those come as nulls). ``row_groups`` limits the read to those groups.
 
     A damaged file is named with the way to rewrite it, never skipped.
     """
     try:
-        present = set(pq.read_schema(root.path(relative), filesystem=root.fs).names)
-        table = pq.read_table(
-            root.path(relative),
-            columns=[c for c in columns if c in present],
-            filesystem=root.fs,
-        )
+        with root.open_input(relative) as handle:
+            parquet = pq.ParquetFile(handle)
+            present = set(parquet.schema_arrow.names)
+            wanted = [c for c in columns if c in present]
+            metadata = parquet.metadata
+            sizes = [metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)]
+            starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            groups = list(range(metadata.num_row_groups)) if row_groups is None else row_groups
+            for group in groups:
+                first = int(starts[group])
+                reader = parquet.iter_batches(
+                    batch_size=HISTORY_BATCH_ROWS, row_groups=[group], columns=wanted
+                )
+                for batch in reader:
+                    table = pa.Table.from_batches([batch])
+                    for name in columns:
+                        if name not in present:
+                            table = table.append_column(
+                                name, pa.nulls(table.num_rows, INDEX_SCHEMA.field(name).type)
+                            )
+                    yield first, table
+                    first += table.num_rows
     except (pa.ArrowInvalid, OSError) as damage:
         day = relative.split("/")[1] if "/" in relative else relative
         raise CorruptState(
@@ -161,120 +249,122 @@ def _read(root: Root, relative: str, columns: list[str]) -> pa.Table:
             f"reprocess {day} to rewrite it (newsingest run --date "
             f"{day.removeprefix('dt=')} --from-archive)"
         ) from damage
-    for name in columns:
-        if name not in present:
-            table = table.append_column(
-                name, pa.nulls(table.num_rows, INDEX_SCHEMA.field(name).type)
-            )
-    return table
+
+
+def _row_groups_of(root: Root, relative: str, rows: Sequence[int]) -> list[int]:
+    """The row groups of a file holding ``rows`` (sorted)."""
+    with root.open_input(relative) as handle:
+        metadata = pq.ParquetFile(handle).metadata
+        ends = np.cumsum([metadata.row_group(g).num_rows for g in range(metadata.num_row_groups)])
+    return sorted(set(np.searchsorted(ends, np.asarray(rows), side="right").tolist()))
 
 
 def boilerplate_history(root: Root, files: list[str], sources: set[str]) -> BoilerplateHistory:
-    """Rows per source and rows per recurring line key in the earlier days' index files."""
+    """Rows per source and rows per recurring line key in the earlier days' index files.
+
+    Counted batch by batch into one running (key, rows) table: memory holds the distinct keys,
+    not every day's.
+    """
     source_rows: Counter[str] = Counter()
-    key_parts: list[U64Array] = []
+    keys = np.zeros(0, dtype=np.uint64)
+    rows = np.zeros(0, dtype=np.int64)
     wanted = pa.array(sorted(sources), pa.string())
     for path in files:
-        table = _read(root, path, ["source", "line_keys"])
-        mine = table.filter(pc.is_in(table["source"], value_set=wanted))
-        for entry in pc.value_counts(mine["source"]).to_pylist():
-            source_rows[str(entry["values"])] += int(entry["counts"])
-        values = pc.list_flatten(mine["line_keys"]).to_numpy(zero_copy_only=False)
-        key_parts.append(values.astype(np.uint64))
-    if not key_parts:
+        for _, table in _batches(root, path, ["source", "line_keys"]):
+            mine = table.filter(pc.is_in(table["source"], value_set=wanted))
+            for entry in pc.value_counts(mine["source"]).to_pylist():
+                source_rows[str(entry["values"])] += int(entry["counts"])
+            values = pc.list_flatten(mine["line_keys"]).to_numpy(zero_copy_only=False)
+            if len(values):
+                keys, rows = _add_counts(keys, rows, values.astype(np.uint64))
+    if not files:
         return BoilerplateHistory.empty()
-    keys, rows = np.unique(np.concatenate(key_parts), return_counts=True)
-    return BoilerplateHistory(keys, rows.astype(np.int64), dict(source_rows))
+    return BoilerplateHistory(keys, rows, dict(source_rows))
+
+
+def _add_counts(
+    keys: U64Array, rows: npt.NDArray[np.int64], values: U64Array
+) -> tuple[U64Array, npt.NDArray[np.int64]]:
+    """(sorted distinct keys, count of each) with every one of ``values`` counted once more."""
+    new_keys, new_rows = np.unique(values, return_counts=True)
+    merged = np.concatenate([keys, new_keys])
+    counts = np.concatenate([rows, new_rows.astype(np.int64)])
+    distinct, slot = np.unique(merged, return_inverse=True)
+    return distinct, np.bincount(slot, weights=counts, minlength=len(distinct)).astype(np.int64)
 
 
 def find_prior_matches(
-    unique: list[Article],
-    fp: Fingerprints,
+    article_ids: Sequence[str],
+    fp: DayFingerprints,
     settings: DedupSettings,
     root: Root,
     files: list[str],
 ) -> PriorMatches:
-    if not files or not unique:
+    """Earlier rows today's articles may join (``article_ids`` row-aligned with ``fp``)."""
+    if not files or not article_ids:
         return PriorMatches()
     scheme = signature_scheme(settings)
+    counts = fp.shingle_counts
     seen_hashes: set[str] = set()
     key_rows: list[int] = []
     for index, digest in enumerate(fp.content_hashes):
-        if digest not in seen_hashes and len(fp.shingle_sets[index]):
+        if digest not in seen_hashes and counts[index]:
             seen_hashes.add(digest)
             key_rows.append(index)
-    selected = np.asarray(key_rows, dtype=np.int64)
-    today_keys = fp.band_keys[selected].ravel()
-    today_owner = np.repeat(selected, fp.band_keys.shape[1])
-    order = np.argsort(today_keys, kind="stable")
-    today_keys, today_owner = today_keys[order], today_owner[order]
-    # Distinct keys, each with the run of today's rows holding it.
-    new_key = np.ones(len(today_keys), dtype=bool)
-    new_key[1:] = today_keys[1:] != today_keys[:-1]
-    first_of_key = np.flatnonzero(new_key)
-    distinct_keys = today_keys[first_of_key]
-    run_ends = np.concatenate([first_of_key[1:], [len(today_keys)]])
-    bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
-    mask = np.uint64((1 << _BITMAP_BITS) - 1)
-    bits = (distinct_keys & mask).astype(np.int64)
-    np.bitwise_or.at(bitmap, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
-    id_of = pa.array([a.article_id for a in unique], pa.string())
+    del seen_hashes
+    today = _TodayKeys.of(fp.band_keys, np.asarray(key_rows, dtype=np.int64))
+    id_of = pa.array(list(article_ids), pa.string())
     today_by_hash: dict[str, list[int]] = {}
     for index, digest in enumerate(fp.content_hashes):
-        if len(fp.shingle_sets[index]):  # wordless texts all hash alike: not a copy's evidence
+        if counts[index]:  # wordless texts all hash alike: not a copy's evidence
             today_by_hash.setdefault(digest, []).append(index)
     hash_of = pa.array(sorted(today_by_hash), pa.string())
-    today_by_id = {a.article_id: index for index, a in enumerate(unique)}
+    today_by_id = {article_id: index for index, article_id in enumerate(article_ids)}
 
-    # Pass 1, per file: the light columns only; which rows are hit, by which of today's rows.
+    # Pass 1, batch by batch: the light columns only; which rows are hit, by which of today's
+    # rows. Only the hit rows' ids are kept.
     edges: dict[tuple[int, str], bool] = {}
-    hit_rows: list[set[int]] = []
-    article_ids: list[pa.Array] = []
-    canonical_ids: list[pa.Array] = []
+    hit_rows: list[dict[int, tuple[str, str]]] = []  # per file: row -> (article_id, canonical_id)
     for path in files:
-        table = _read(
-            root, path, ["article_id", "canonical_id", "content_hash", "scheme", "band_keys"]
-        )
-        ids = table["article_id"].combine_chunks()
-        article_ids.append(ids)
-        canonical_ids.append(table["canonical_id"].combine_chunks())
-        found: list[tuple[int, int, bool]] = []  # (today's index, history row, exact)
-        # Exact edges: the same content hash or the same article id.
-        hashes = table["content_hash"]
-        for row in np.flatnonzero(pc.is_in(hashes, value_set=hash_of).to_numpy(False)).tolist():
-            found += [(index, row, True) for index in today_by_hash[hashes[row].as_py()]]
-        for row in np.flatnonzero(pc.is_in(ids, value_set=id_of).to_numpy(False)).tolist():
-            found.append((today_by_id[ids[row].as_py()], row, True))
-        # Band edges, for rows of today's scheme only.
-        same_scheme = pc.fill_null(pc.equal(table["scheme"], scheme), False).combine_chunks()
-        keys_column = table["band_keys"].combine_chunks().filter(same_scheme)
-        kept_rows = np.flatnonzero(same_scheme.to_numpy(False))
-        values = keys_column.flatten().to_numpy(zero_copy_only=False)
-        if len(values) and len(today_keys):
-            lengths = pc.fill_null(pc.list_value_length(keys_column), 0).to_numpy(False)
-            owner_row = np.repeat(kept_rows, lengths)
-            low = (values & mask).astype(np.int64)
-            maybe = np.flatnonzero((bitmap[low >> 3] >> (low & 7).astype(np.uint8)) & 1)
-            candidates = values[maybe]
-            position = np.minimum(
-                np.searchsorted(distinct_keys, candidates), len(distinct_keys) - 1
-            )
-            hit = distinct_keys[position] == candidates
-            for value_index, key_number in zip(
-                maybe[hit].tolist(), position[hit].tolist(), strict=True
-            ):
-                begin, end = int(first_of_key[key_number]), int(run_ends[key_number])
-                row = int(owner_row[value_index])
-                found += [(int(today_owner[at]), row, False) for at in range(begin, end)]
-        rows = sorted({row for _, row, _ in found})
-        hit_rows.append(set(rows))
-        names = dict(zip(rows, ids.take(pa.array(rows, pa.int64())).to_pylist(), strict=True))
-        for index, row, exact in found:
-            key = (index, names[row])
-            edges[key] = edges.get(key, False) or exact
+        hits: dict[int, tuple[str, str]] = {}
+        columns = ["article_id", "canonical_id", "content_hash", "scheme", "band_keys"]
+        for first, table in _batches(root, path, columns):
+            found: list[tuple[int, int, bool]] = []  # (today's index, batch row, exact)
+            ids = table["article_id"].combine_chunks()
+            # Exact edges: the same content hash or the same article id.
+            hashes = table["content_hash"]
+            hit = pc.is_in(hashes, value_set=hash_of).to_numpy(False)
+            for row in np.flatnonzero(hit).tolist():
+                found += [(index, row, True) for index in today_by_hash[hashes[row].as_py()]]
+            for row in np.flatnonzero(pc.is_in(ids, value_set=id_of).to_numpy(False)).tolist():
+                found.append((today_by_id[ids[row].as_py()], row, True))
+            # Band edges, for rows of today's scheme only.
+            same_scheme = pc.fill_null(pc.equal(table["scheme"], scheme), False).combine_chunks()
+            keys_column = table["band_keys"].combine_chunks().filter(same_scheme)
+            kept_rows = np.flatnonzero(same_scheme.to_numpy(False))
+            values = keys_column.flatten().to_numpy(zero_copy_only=False)
+            if len(values):
+                lengths = pc.fill_null(pc.list_value_length(keys_column), 0).to_numpy(False)
+                owner_row = np.repeat(kept_rows, lengths)
+                for value_index, today_row in today.matches(values):
+                    found.append((today_row, int(owner_row[value_index]), False))
+            rows = sorted({row for _, row, _ in found})
+            if not rows:
+                continue
+            taken = table.select(["article_id", "canonical_id"]).take(pa.array(rows, pa.int64()))
+            names = taken["article_id"].to_pylist()
+            canonicals = taken["canonical_id"].to_pylist()
+            by_row = dict(zip(rows, names, strict=True))
+            for row, name, canonical in zip(rows, names, canonicals, strict=True):
+                hits[first + row] = (name, canonical)
+            for index, row, exact in found:
+                key = (index, by_row[row])
+                edges[key] = edges.get(key, False) or exact
+        hit_rows.append(hits)
+    del today
     if not edges:
         return PriorMatches()
-    prior_rows = _prior_rows(root, files, hit_rows, article_ids, canonical_ids, scheme)
+    prior_rows = _prior_rows(root, files, hit_rows, scheme)
     return PriorMatches(
         rows=prior_rows,
         edges=sorted(
@@ -285,31 +375,77 @@ def find_prior_matches(
     )
 
 
+class _TodayKeys:
+    """Today's band keys, sorted and distinct, each with the run of today's rows holding it."""
+
+    def __init__(
+        self,
+        distinct: U64Array,
+        first_of_key: npt.NDArray[np.int64],
+        owners: npt.NDArray[np.int32],
+    ) -> None:
+        self.distinct = distinct
+        self.first_of_key = first_of_key  # len(distinct) + 1 bounds into ``owners``
+        self.owners = owners
+        self.bitmap = np.zeros(1 << (_BITMAP_BITS - 3), dtype=np.uint8)
+        bits = (distinct & _BITMAP_MASK).astype(np.int64)
+        np.bitwise_or.at(self.bitmap, bits >> 3, (1 << (bits & 7)).astype(np.uint8))
+
+    @classmethod
+    def of(cls, band_keys: U64Array, rows: npt.NDArray[np.int64]) -> _TodayKeys:
+        width = band_keys.shape[1]
+        flat = band_keys[rows].ravel()
+        order = np.argsort(flat, kind="stable")
+        keys = flat[order]
+        del flat
+        owners = rows[order // width].astype(np.int32)
+        del order
+        new_key = np.ones(len(keys), dtype=bool)
+        new_key[1:] = keys[1:] != keys[:-1]
+        starts = np.flatnonzero(new_key)
+        distinct = keys[starts]
+        del keys, new_key
+        first_of_key = np.concatenate([starts, [len(owners)]]).astype(np.int64)
+        return cls(distinct, first_of_key, owners)
+
+    def matches(self, values: U64Array) -> Iterator[tuple[int, int]]:
+        """(index into ``values``, today's row) for each value that is one of today's keys."""
+        if not len(self.distinct):
+            return
+        low = (values & _BITMAP_MASK).astype(np.int64)
+        maybe = np.flatnonzero((self.bitmap[low >> 3] >> (low & 7).astype(np.uint8)) & 1)
+        del low
+        candidates = values[maybe]
+        position = np.minimum(np.searchsorted(self.distinct, candidates), len(self.distinct) - 1)
+        hit = self.distinct[position] == candidates
+        for value_index, key_number in zip(
+            maybe[hit].tolist(), position[hit].tolist(), strict=True
+        ):
+            begin, end = int(self.first_of_key[key_number]), int(self.first_of_key[key_number + 1])
+            for at in range(begin, end):
+                yield value_index, int(self.owners[at])
+
+
 def _prior_rows(
     root: Root,
     files: list[str],
-    hit_rows: list[set[int]],
-    article_ids: list[pa.Array],
-    canonical_ids: list[pa.Array],
+    hit_rows: list[dict[int, tuple[str, str]]],
     scheme: str,
 ) -> dict[str, PriorRow]:
     """The index rows hit, and the canonical rows of their stories, read from their files.
 
-    Only files holding a wanted row are read past their light columns. An article indexed on two
-    days (a repeat of the same URL) counts as its first day. The canonical rows come along so that
-    similarity to the canonical can be reported.
+    Only the row groups holding a wanted row are read past the article ids. An article indexed on
+    two days (a repeat of the same URL) counts as its first day. The canonical rows come along so
+    that similarity to the canonical can be reported.
     """
-    wanted = [set(rows) for rows in hit_rows]
-    canonical: set[str] = set()
-    for rows, canonicals in zip(hit_rows, canonical_ids, strict=True):
-        if rows:
-            canonical |= set(canonicals.take(pa.array(sorted(rows), pa.int64())).to_pylist())
+    wanted = [set(hits) for hits in hit_rows]
+    canonical = {canonical_id for hits in hit_rows for _, canonical_id in hits.values()}
     if canonical:
         value_set = pa.array(sorted(canonical), pa.string())
-        for number, ids in enumerate(article_ids):
-            wanted[number] |= set(
-                np.flatnonzero(pc.is_in(ids, value_set=value_set).to_numpy(False)).tolist()
-            )
+        for number, path in enumerate(files):
+            for first, table in _batches(root, path, ["article_id"]):
+                found = pc.is_in(table["article_id"], value_set=value_set).to_numpy(False)
+                wanted[number] |= {first + row for row in np.flatnonzero(found).tolist()}
     columns = [
         "article_id",
         "story_id",
@@ -320,10 +456,6 @@ def _prior_rows(
         "signature",
         "facts",
     ]
-    found: list[dict[str, Any]] = []
-    for path, rows in zip(files, wanted, strict=True):
-        if rows:
-            found += _read(root, path, columns).take(pa.array(sorted(rows), pa.int64())).to_pylist()
     best: dict[str, dict[str, Any]] = {}
 
     def rank(record: dict[str, Any]) -> tuple[bool, datetime, str]:
@@ -334,10 +466,20 @@ def _prior_rows(
             record["story_id"],
         )
 
-    for record in found:
-        current = best.get(record["article_id"])
-        if current is None or rank(record) < rank(current):
-            best[record["article_id"]] = record
+    for path, rows in zip(files, wanted, strict=True):
+        if not rows:
+            continue
+        ordered = sorted(rows)
+        groups = _row_groups_of(root, path, ordered)
+        chosen = np.asarray(ordered, dtype=np.int64)
+        for first, table in _batches(root, path, columns, groups):
+            inside = chosen[(chosen >= first) & (chosen < first + table.num_rows)] - first
+            if not len(inside):
+                continue
+            for record in table.take(pa.array(inside, pa.int64())).to_pylist():
+                current = best.get(record["article_id"])
+                if current is None or rank(record) < rank(current):
+                    best[record["article_id"]] = record
     result: dict[str, PriorRow] = {}
     for article_id, record in best.items():
         same_scheme = record["scheme"] == scheme
@@ -356,52 +498,70 @@ def _prior_rows(
     return result
 
 
-def index_table(
-    unique: list[Article],
+def index_batches(
+    unique: Sequence[ArticleKey],
     assignments: list[StoryAssignment],
-    fp: Fingerprints,
+    fp: DayFingerprints,
     settings: DedupSettings,
-    line_keys: list[U64Array] | None = None,
-) -> pa.Table:
+) -> Iterator[pa.RecordBatch]:
+    """The day's index rows (``unique`` order), ROW_GROUP_SIZE rows a batch."""
     scheme = signature_scheme(settings)
     seen_hashes: set[str] = set()
     has_keys = np.zeros(len(unique), dtype=bool)
     for index, digest in enumerate(fp.content_hashes):
         # Repeats of a content hash match through the hash itself; their band keys would only
         # multiply the rows of the history join.
-        if digest not in seen_hashes and len(fp.shingle_sets[index]):
+        if digest not in seen_hashes and fp.shingle_counts[index]:
             seen_hashes.add(digest)
             has_keys[index] = True
+    del seen_hashes
+    for start in range(0, len(unique), ROW_GROUP_SIZE):
+        end = min(start + ROW_GROUP_SIZE, len(unique))
+        yield _index_batch(unique, assignments, fp, scheme, has_keys, start, end)
+
+
+def _index_batch(
+    unique: Sequence[ArticleKey],
+    assignments: list[StoryAssignment],
+    fp: DayFingerprints,
+    scheme: str,
+    has_keys: npt.NDArray[np.bool_],
+    start: int,
+    end: int,
+) -> pa.RecordBatch:
+    rows = end - start
+    keyed = has_keys[start:end]
     width = fp.band_keys.shape[1]
-    key_offsets = np.concatenate([[0], np.cumsum(np.where(has_keys, width, 0))]).astype(np.int32)
+    key_offsets = np.concatenate([[0], np.cumsum(np.where(keyed, width, 0))]).astype(np.int32)
     band_lists = pa.ListArray.from_arrays(
         pa.array(key_offsets),
-        pa.array(fp.band_keys[has_keys].ravel(), pa.uint64()),
-        mask=pa.array(~has_keys),
+        pa.array(fp.band_keys[start:end][keyed].ravel(), pa.uint64()),
+        mask=pa.array(~keyed),
     )
-    published: list[datetime | None] = [a.published_at for a in unique]
-    signatures = np.ascontiguousarray(fp.signatures.astype("<u4"))
+    signatures = np.ascontiguousarray(fp.signatures[start:end].astype("<u4"))
     signature_bytes = signatures.shape[1] * 4
-    signature_offsets = np.arange(len(unique) + 1, dtype=np.int32) * signature_bytes
-    return pa.table(
+    signature_offsets = np.arange(rows + 1, dtype=np.int32) * signature_bytes
+    part = assignments[start:end]
+    keys = unique[start:end]
+    return pa.RecordBatch.from_pydict(
         {
-            "article_id": [a.article_id for a in unique],
-            "story_id": [a.story_id for a in assignments],
-            "canonical_id": [a.duplicate_of or a.article_id for a in assignments],
-            "is_canonical": [not a.is_duplicate for a in assignments],
-            "published_at": published,
-            "source": [a.source for a in unique],
-            "content_hash": fp.content_hashes,
-            "shingle_count": fp.shingle_counts,
-            "scheme": [scheme] * len(unique),
+            "article_id": [key.article_id for key in keys],
+            "story_id": [a.story_id for a in part],
+            "canonical_id": [a.duplicate_of or a.article_id for a in part],
+            "is_canonical": [not a.is_duplicate for a in part],
+            "published_at": [key.published_at for key in keys],
+            "source": [key.source for key in keys],
+            "content_hash": fp.content_hashes[start:end],
+            "shingle_count": fp.shingle_counts[start:end].tolist(),
+            "scheme": [scheme] * rows,
             "signature": pa.Array.from_buffers(
                 pa.binary(),
-                len(unique),
+                rows,
                 [None, pa.py_buffer(signature_offsets), pa.py_buffer(signatures)],
             ),
             "band_keys": band_lists,
-            "facts": _list_column(fp.facts, len(unique)),
-            "line_keys": _list_column(line_keys or [], len(unique)),
+            "facts": _list_column(fp.facts[start:end], rows),
+            "line_keys": _list_column(fp.line_keys[start:end], rows),
         },
         schema=INDEX_SCHEMA,
     )
@@ -412,7 +572,9 @@ def _list_column(arrays: list[U64Array], rows: int) -> pa.Array:
     lengths = [len(values) for values in arrays] or [0] * rows
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     values = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint64)
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values.astype(np.uint64)))
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(values.astype(np.uint64, copy=False))
+    )
 
 
 def write_index(

@@ -18,23 +18,29 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Protocol, TypeVar
 
 import numpy as np
 
+from pipeline.dedup.day import (
+    ArticleList,
+    DayFingerprints,
+    HeldShingleSets,
+    ShingleSets,
+    fingerprint_day,
+)
 from pipeline.dedup.fingerprint import (
-    BoilerplateHistory,
     FactAgreement,
     Fingerprints,
     U32Array,
     U64Array,
     band_candidates,
     estimated_similarity,
-    exact_similarity,
     fact_agreement,
-    fingerprint_by_source,
     is_contradicted,
     is_near_copy,
 )
@@ -45,6 +51,28 @@ from pipeline.settings import DedupSettings
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 # Each URL is canonicalized several times per run (collapse, grouping, ranking); it is pure.
 canonicalize = lru_cache(maxsize=1 << 16)(_canonicalize_url)
+
+
+class ArticleFields(Protocol):
+    """What story assignment reads of an article: an Article or a dedup ArticleKey."""
+
+    @property
+    def article_id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def canonical_url(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+    @property
+    def is_truncated(self) -> bool: ...
+    @property
+    def word_count(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=ArticleFields)
 
 
 @dataclass(frozen=True)
@@ -90,51 +118,58 @@ class PriorMatches:
 def deduplicate(articles: list[Article], settings: DedupSettings) -> DedupResult:
     """Deduplicate one batch on its own, with no memory of earlier runs."""
     unique, rejects = _collapse_canonical_urls(articles)
-    fingerprints, _ = fingerprint_articles(unique, settings)
-    assignments = assign_stories(unique, fingerprints, settings, PriorMatches())
+    day = ArticleList(unique)
+    keys = day.article_keys()
+    fingerprints = fingerprint_day(keys, day, settings)
+    shingles = ShingleSets(keys, fingerprints, day, settings)
+    assignments = assign_day_stories(keys, fingerprints, settings, PriorMatches(), shingles)
     return DedupResult(articles=unique, assignments=assignments, rejects=rejects)
 
 
-def fingerprint_articles(
-    articles: list[Article], settings: DedupSettings, history: BoilerplateHistory | None = None
-) -> tuple[Fingerprints, list[U64Array]]:
-    """Fingerprints with each source's learned boilerplate dropped, and the recurring line keys
-    of each article (what the index keeps for later days to learn from)."""
-    return fingerprint_by_source(
-        [a.text for a in articles], [a.source for a in articles], settings, history
-    )
-
-
-def collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
+def collapse_canonical_urls(articles: Sequence[Row]) -> tuple[list[Row], list[Reject]]:
     return _collapse_canonical_urls(articles)
 
 
 def assign_stories(
     unique: list[Article], fp: Fingerprints, settings: DedupSettings, prior: PriorMatches
 ) -> list[StoryAssignment]:
+    """:func:`assign_day_stories` for articles and fingerprints held in memory."""
+    return assign_day_stories(
+        unique, DayFingerprints.of(fp), settings, prior, HeldShingleSets(fp.shingle_sets)
+    )
+
+
+def assign_day_stories(
+    unique: Sequence[ArticleFields],
+    fp: DayFingerprints,
+    settings: DedupSettings,
+    prior: PriorMatches,
+    shingles: ShingleSets,
+) -> list[StoryAssignment]:
     """The story of each of ``unique`` (row-aligned), from its fingerprints and earlier rows.
 
     Articles joined to an earlier day's story take that story's id and are all duplicates of its
-    canonical row, which was published already and cannot change.
+    canonical row, which was published already and cannot change. Exact overlaps come from
+    ``shingles``, which reads the texts back in batches: a round of candidate pairs not yet joined
+    is verified at a time, then the loop goes on in the same order as one pair at a time would.
     """
     count = len(unique)
     prior_ids = sorted(prior.rows)
     node_of_prior = {article_id: count + i for i, article_id in enumerate(prior_ids)}
     forest = _UnionFind(count + len(prior_ids))
+    counts: list[int] = fp.shingle_counts.tolist()
 
     representative: dict[str, int] = {}
     by_url: dict[str, int] = {}
     for index, article in enumerate(unique):
         # A text with no words hashes like every other wordless text: that is no evidence of a
         # copy, so only the URL layer may group it.
-        if len(fp.shingle_sets[index]):
+        if counts[index]:
             first = representative.setdefault(fp.content_hashes[index], index)
             forest.union(index, first)
         url = article.canonical_url or article.url
         if url:
             forest.union(index, by_url.setdefault(canonicalize(url), index))
-
-    counts = fp.shingle_counts
 
     def facts_of(node: int) -> tuple[U64Array | None, int]:
         if node < count:
@@ -167,16 +202,25 @@ def assign_stories(
         return False
 
     representatives = sorted(set(representative.values()))
-    for i, j in band_candidates(fp.band_keys, representatives, fp.shingle_sets):
+    candidates = band_candidates(fp.band_keys, representatives, counts)
+    verified: dict[tuple[int, int], tuple[float, float]] = {}
+    for number, (i, j) in enumerate(candidates):
         if forest.find(i) == forest.find(j):
             continue
-        jaccard, containment = exact_similarity(fp.shingle_sets[i], fp.shingle_sets[j])
-        small, large = sorted((i, j), key=lambda row: (len(fp.shingle_sets[row]), row))
+        if (i, j) not in verified:
+            # The next pairs not joined yet, as many as fit in memory: the ones this loop may
+            # still verify (joins only ever remove pairs from that list).
+            ahead = (p for p in candidates[number:] if forest.find(p[0]) != forest.find(p[1]))
+            batch = next(shingles.rounds(ahead))
+            verified.update(zip(batch, shingles.similarity(batch), strict=True))
+        jaccard, containment = verified.pop((i, j))
+        small, large = sorted((i, j), key=lambda row: (counts[row], row))
         agreement = fact_agreement(fp.facts[small], fp.facts[large])
         if is_near_copy(
-            jaccard, containment, len(fp.shingle_sets[small]), settings, agreement
+            jaccard, containment, counts[small], settings, agreement
         ) and not bridges_a_contradiction(i, j):
             forest.union(i, j)
+    del verified
 
     for index, prior_id, exact in prior.edges:
         node = node_of_prior[prior_id]
@@ -210,6 +254,7 @@ def assign_stories(
     for node in range(count + len(prior_ids)):
         components[forest.find(node)].append(node)
     assigned: dict[int, StoryAssignment] = {}
+    new_stories: list[tuple[int, list[int]]] = []
     for members in components.values():
         today = [m for m in members if m < count]
         if not today:
@@ -218,14 +263,24 @@ def assign_stories(
         if earlier:
             assigned.update(_join_earlier_story(unique, fp, today, earlier, prior.rows))
         else:
-            assigned.update(_new_story(unique, fp, today))
+            canonical = min(today, key=lambda i: _canonical_rank(unique[i]))
+            new_stories.append((canonical, today))
+    # A duplicate's similarity to its canonical row: all such pairs of the day in one pass.
+    pairs = [(index, canonical) for canonical, today in new_stories for index in today]
+    pairs = [(index, canonical) for index, canonical in pairs if index != canonical]
+    similarity = dict(zip(pairs, (j for j, _ in shingles.similarity(pairs)), strict=True))
+    for canonical, today in new_stories:
+        assigned.update(_new_story(unique, fp, canonical, today, similarity))
     return [assigned[index] for index in range(count)]
 
 
 def _new_story(
-    unique: list[Article], fp: Fingerprints, members: list[int]
+    unique: Sequence[ArticleFields],
+    fp: DayFingerprints,
+    canonical: int,
+    members: list[int],
+    similarity: dict[tuple[int, int], float],
 ) -> dict[int, StoryAssignment]:
-    canonical = min(members, key=lambda i: _canonical_rank(unique[i]))
     canonical_id = unique[canonical].article_id
     story_id = story_id_for(canonical_id)
     assigned = {}
@@ -237,18 +292,14 @@ def _new_story(
             story_id=story_id,
             is_duplicate=duplicate,
             duplicate_of=canonical_id if duplicate else None,
-            similarity=(
-                round(exact_similarity(fp.shingle_sets[index], fp.shingle_sets[canonical])[0], 4)
-                if duplicate
-                else None
-            ),
+            similarity=round(similarity[(index, canonical)], 4) if duplicate else None,
         )
     return assigned
 
 
 def _join_earlier_story(
-    unique: list[Article],
-    fp: Fingerprints,
+    unique: Sequence[ArticleFields],
+    fp: DayFingerprints,
     members: list[int],
     earlier: list[PriorRow],
     rows: dict[str, PriorRow],
@@ -308,11 +359,11 @@ class _UnionFind:
             self._members[kept] = merged
 
 
-def _collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], list[Reject]]:
-    groups: dict[str, list[Article]] = defaultdict(list)
+def _collapse_canonical_urls(articles: Sequence[Row]) -> tuple[list[Row], list[Reject]]:
+    groups: dict[str, list[Row]] = defaultdict(list)
     for article in articles:
         groups[article.article_id].append(article)
-    unique: list[Article] = []
+    unique: list[Row] = []
     rejects: list[Reject] = []
     for article_id in sorted(groups):
         group = sorted(groups[article_id], key=_page_preference)
@@ -330,7 +381,7 @@ def _collapse_canonical_urls(articles: list[Article]) -> tuple[list[Article], li
     return unique, rejects
 
 
-def _page_preference(article: Article) -> tuple[bool, bool, bool, int, str]:
+def _page_preference(article: ArticleFields) -> tuple[bool, bool, bool, int, str]:
     """Among pages of one canonical URL, keep the canonical page itself, then the fullest."""
     return (
         article.url != article.canonical_url,
@@ -341,7 +392,7 @@ def _page_preference(article: Article) -> tuple[bool, bool, bool, int, str]:
     )
 
 
-def _canonical_rank(article: Article) -> tuple[datetime, bool, bool, int, str]:
+def _canonical_rank(article: ArticleFields) -> tuple[datetime, bool, bool, int, str]:
     return (
         article.published_at or _FAR_FUTURE,
         canonicalize(article.url) != article.canonical_url,

@@ -131,10 +131,11 @@ def build_report(
     counts = _summary_counts(summary) or _counts_from_rows(root, paths, articles)
     failed_sources: dict[str, str] = dict(summary.get("failed_sources") or {})
     history = _history(root, window, history_days)
+    rows_of: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in articles:  # once, not once per source: a day may have thousands of sources
+        rows_of[row["source"]].append(row)
     sources = {
-        name: _source_report(
-            counts[name], [row for row in articles if row["source"] == name], history
-        )
+        name: _source_report(counts[name], rows_of.get(name, []), history)
         for name in sorted(counts)
     }
     totals = _totals(sources.values())

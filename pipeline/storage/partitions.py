@@ -146,9 +146,14 @@ class PublishedPartition:
 
 @dataclass(frozen=True)
 class TableWrite:
-    """One table of a day to commit: its rows (a table or a stream of batches) and schema."""
+    """One table of a day to commit: its rows and schema.
 
-    data: pa.Table | Iterable[pa.RecordBatch]
+    The rows are a table or a stream of record batches or tables; a stream is written as it
+    comes (``ParquetWriter``), so a table of any size needs one part of it in memory at once.
+    Each part becomes row groups of ROW_GROUP_SIZE rows at most.
+    """
+
+    data: pa.Table | Iterable[pa.RecordBatch | pa.Table]
     schema: pa.Schema
 
 
@@ -244,6 +249,9 @@ class DatasetStore:
                     _checkpoint(f"write:{name}")
                     staged = f"{staging}/{name}.parquet"
                     rows = self._write(staged, write.data, write.schema)
+                    # Arrow's pool keeps what a table's row groups freed; the next table's
+                    # stream may be held in other memory (numpy, Python), so give it back.
+                    pa.default_memory_pool().release_unused()
                     digest = self._validate(staged, write.schema, rows)
                     final = layout.versioned_partition_file(name, window, version)
                     if root.is_local:  # a rename: the new file appears whole, at the last moment
@@ -283,7 +291,7 @@ class DatasetStore:
         self,
         table_name: str,
         window: RunWindow,
-        data: pa.Table | Iterable[pa.RecordBatch],
+        data: pa.Table | Iterable[pa.RecordBatch | pa.Table],
         schema: pa.Schema,
         run_id: str,
     ) -> PublishedPartition:
@@ -297,7 +305,7 @@ class DatasetStore:
     # -- internals -------------------------------------------------------------------------
 
     def _write(
-        self, staged: str, data: pa.Table | Iterable[pa.RecordBatch], schema: pa.Schema
+        self, staged: str, data: pa.Table | Iterable[pa.RecordBatch | pa.Table], schema: pa.Schema
     ) -> int:
         rows = 0
         # Durable: on a local disk the rename must never publish data still in the page cache.
@@ -305,13 +313,19 @@ class DatasetStore:
             self.root.open_output(staged, durable=True) as stream,
             pq.ParquetWriter(stream, schema, compression="zstd", write_statistics=True) as writer,
         ):
-            for batch in _batches(data):
-                if not batch.schema.equals(schema, check_metadata=False):
+            for part in _parts(data):
+                if not part.schema.equals(schema, check_metadata=False):
                     raise PartitionWriteError(
-                        f"a batch does not match the declared schema:\n{batch.schema}"
+                        f"a batch does not match the declared schema:\n{part.schema}"
                     )
-                writer.write_batch(batch, row_group_size=ROW_GROUP_SIZE)
-                rows += batch.num_rows
+                if not part.num_rows:
+                    continue  # no empty row groups: an empty day is the one empty table below
+                if isinstance(part, pa.Table):
+                    writer.write_table(part, row_group_size=ROW_GROUP_SIZE)
+                else:
+                    writer.write_batch(part, row_group_size=ROW_GROUP_SIZE)
+                rows += part.num_rows
+                del part  # written: not kept while the stream makes the next one
             if rows == 0:
                 # An empty day is still a file with the full schema, not a missing partition.
                 writer.write_table(schema.empty_table())
@@ -439,7 +453,9 @@ class DatasetStore:
                 self.root.delete_dir(f"{folder}/{name}")
 
 
-def _batches(data: pa.Table | Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _parts(
+    data: pa.Table | Iterable[pa.RecordBatch | pa.Table],
+) -> Iterator[pa.RecordBatch | pa.Table]:
     if isinstance(data, pa.Table):
         yield from data.to_batches(max_chunksize=ROW_GROUP_SIZE)
     else:
