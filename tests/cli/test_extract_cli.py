@@ -155,7 +155,6 @@ def test_rejected_pages_say_so_and_why(saved: dict[str, Path], tmp_path: Path) -
 
 def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
     import gzip
-    import resource
     import subprocess
     import sys
 
@@ -165,13 +164,21 @@ def test_a_gzip_bomb_is_refused_without_inflating_it(tmp_path: Path) -> None:
         for _ in range(1024):
             stream.write(chunk)
     output = tmp_path / "out.jsonl"
+    # The CLI runs under a fresh parent that reports its one child's peak: this test process's
+    # own RUSAGE_CHILDREN is the maximum over every child it ever waited for (order-dependent).
+    measured = (
+        "import resource, subprocess, sys\n"
+        "code = subprocess.call([sys.executable, '-m', 'pipeline.cli', *sys.argv[1:]])\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
     completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "extract", "--output", str(output), str(bomb)],
+        [sys.executable, "-c", measured, "extract", "--output", str(output), str(bomb)],
         capture_output=True,
         text=True,
         check=False,
     )
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak_mib = int(completed.stderr.strip().splitlines()[-1]) / 1024
     record = json.loads(output.read_text())
     assert record["rejected"] and record["error"]["reason"] == "unreadable"
     assert "more than 10,485,760 bytes" in record["error"]["detail"]
