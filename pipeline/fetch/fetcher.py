@@ -117,17 +117,22 @@ class SourceFetcher:
         return asyncio.run(self.run_async())
 
     async def run_async(self) -> FetchResult:
-        with ArchiveWriter(
-            self.archive_root, self.window, self.source.name, self.run_id
-        ) as archive:
-            self._archive = archive
+        archive = ArchiveWriter(self.archive_root, self.window, self.source.name, self.run_id)
+        self._archive = archive
+        try:
             if self._shared_client is not None:
                 await self._fetch_with(self._shared_client)
             else:
                 async with PoliteClient(self.settings, self.transport) as client:
                     await self._fetch_with(client)
+        except BaseException:
+            archive.abort()
+            raise
+        # Closed (fsynced, then put in place) in a thread: with many sources fetched at once,
+        # each source's fsync would otherwise stall every other source's requests.
+        await asyncio.to_thread(archive.close)
         # Saved only once the WARC is complete, so validators never point at a partial file.
-        self._validators.save()
+        await asyncio.to_thread(self._validators.save)
         self.stats.archive_file = archive.relative
         return self.stats.result()
 
