@@ -573,7 +573,9 @@ class TreeSampler:
     """Samples CPU and RSS of this process and everything under it, from /proc, in a thread.
 
     CPU of a process is its last sampled utime + stime, kept after it exits (a worker's last
-    fraction of a sampling interval is missed); RSS is summed over the live processes.
+    fraction of a sampling interval is missed). Memory is summed over the live processes twice:
+    RSS (pages shared by forked workers count once per process: an upper bound) and PSS (each
+    shared page split between its sharers: what the tree really holds).
     """
 
     INTERVAL = 0.2
@@ -582,6 +584,7 @@ class TreeSampler:
         self.root = os.getpid()
         self.cpu: dict[int, float] = {}
         self.peak_rss = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._tick = os.sysconf("SC_CLK_TCK")
         self._page = os.sysconf("SC_PAGE_SIZE")
@@ -625,14 +628,28 @@ class TreeSampler:
                 if parent in tree and pid not in tree:
                     tree.add(pid)
                     grew = True
-        rss = 0
+        rss = pss = 0
         for pid in tree:
             fields = stats.get(pid)
             if fields is None:
                 continue
             self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick
             rss += int(fields[21]) * self._page
+            pss += _pss(pid)
         self.peak_rss = max(self.peak_rss, rss)
+        self.peak_pss = max(self.peak_pss, pss)
+
+
+def _pss(pid: int) -> int:
+    """A process's proportional set size in bytes (0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
 
 
 def child_run(args: argparse.Namespace) -> None:
@@ -672,13 +689,14 @@ def child_run(args: argparse.Namespace) -> None:
                 progress=ProgressDisplay(emit=lambda line: print(line, file=sys.stderr)),
             )
         mark("end")
-        peak = sampler.peak_rss
+        peak, peak_pss = sampler.peak_rss, sampler.peak_pss
     totals = result.totals()
     Path(args.result).write_text(
         json.dumps(
             {
                 "marks": marks,
                 "tree_peak_rss": peak,
+                "tree_peak_pss": peak_pss,
                 "fetched": totals["fetched"],
                 "written": totals["written"],
                 "duplicates": totals["duplicates"],
@@ -779,8 +797,9 @@ def print_size(pages: int, hosts: int, found: dict[str, dict[str, Any]], workers
                 f"{run['written'] / wall:11.1f}"
             )
         print(
-            f"{mode:8} peak RSS: process tree {mib(run['tree_peak_rss'])} (sampled sum), largest "
-            f"process {mib(run['max_process_rss'])}; fetched {run['fetched']:,}, written "
+            f"{mode:8} peak memory of the process tree (sampled sums): PSS "
+            f"{mib(run['tree_peak_pss'])}, RSS {mib(run['tree_peak_rss'])}; largest process RSS "
+            f"{mib(run['max_process_rss'])}; fetched {run['fetched']:,}, written "
             f"{run['written']:,} ({run['duplicates']:,} duplicates), rejected {run['rejected']:,}, "
             f"unaccounted {run['unaccounted']}"
         )
@@ -824,14 +843,15 @@ def print_targets(sizes: dict[int, dict[str, dict[str, Any]]]) -> None:
     if len(sizes) >= 2:
         low, high = sorted(sizes)[0], sorted(sizes)[-1]
         for mode in ("live", "replay"):
-            rss = {size: sizes[size][mode]["tree_peak_rss"] for size in (low, high)}
+            rss = {size: sizes[size][mode]["tree_peak_pss"] for size in (low, high)}
             slope = (rss[high] - rss[low]) / (high - low)
             at_100k = rss[low] + slope * (100_000 - low)
             walls = {size: list(stage_rows(sizes[size][mode], "x"))[-1][1] for size in (low, high)}
             print(
                 f"{mode}: {low:,} -> {high:,} pages ({high / low:.1f}x): wall "
-                f"{walls[high] / walls[low]:.2f}x, peak RSS {rss[high] / rss[low]:.2f}x; "
-                f"RSS extrapolated to 100,000: {mib(at_100k)} (target <= {mib(TARGET_RSS_100K)})"
+                f"{walls[high] / walls[low]:.2f}x, peak PSS {rss[high] / rss[low]:.2f}x; "
+                f"extrapolated linearly to 100,000: {mib(at_100k)} "
+                f"(target <= {mib(TARGET_RSS_100K)})"
             )
     print(
         "Figures are from one run on this machine, shared with other jobs; compare the ratios. "
