@@ -17,9 +17,9 @@ Each size runs, each in a child process of its own:
    pages, the baseline of the replay's pages/s.
 
 Per stage it prints wall time, CPU time (the child and every process under it, its extraction
-workers included, read from /proc), pages/s and articles/s; per run the peak RSS of the process
-tree (summed from /proc samples; shared pages count once per process, so an upper bound) and of
-the largest single process (``RUSAGE_CHILDREN``). Then the targets of issue 16, printed, never
+workers included, read from /proc), pages/s and articles/s; per run the peak memory of the
+process tree (PSS and RSS summed from /proc samples) and the peak RSS of its largest single
+process (``RUSAGE_CHILDREN``). Then the targets of issue 16, printed, never
 asserted. Timings depend on the machine and on what else runs on it: compare the ratios of one
 run. ``--profile`` adds a cProfile of a replay with one worker, grouped by pipeline area.
 """
@@ -846,10 +846,13 @@ def print_targets(sizes: dict[int, dict[str, dict[str, Any]]]) -> None:
             rss = {size: sizes[size][mode]["tree_peak_pss"] for size in (low, high)}
             slope = (rss[high] - rss[low]) / (high - low)
             at_100k = rss[low] + slope * (100_000 - low)
-            walls = {size: list(stage_rows(sizes[size][mode], "x"))[-1][1] for size in (low, high)}
+            totals = {size: list(stage_rows(sizes[size][mode], "x"))[-1] for size in (low, high)}
+            walls = {size: total[1] for size, total in totals.items()}
+            cpus = {size: total[2] for size, total in totals.items()}
             print(
                 f"{mode}: {low:,} -> {high:,} pages ({high / low:.1f}x): wall "
-                f"{walls[high] / walls[low]:.2f}x, peak PSS {rss[high] / rss[low]:.2f}x; "
+                f"{walls[high] / walls[low]:.2f}x, CPU {cpus[high] / cpus[low]:.2f}x, "
+                f"peak PSS {rss[high] / rss[low]:.2f}x; "
                 f"extrapolated linearly to 100,000: {mib(at_100k)} "
                 f"(target <= {mib(TARGET_RSS_100K)})"
             )
