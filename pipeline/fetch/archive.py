@@ -160,6 +160,14 @@ class ArchiveWriter:
         self.name = self.relative.rsplit("/", 1)[1]
         self._partial = layout.partial_file(self.relative)
         _remove_dead_partials(root, layout.archive_dir(window, source))
+        if root.is_local and root.exists(self._partial):
+            # Still there, so its writer holds the lock: a fetch of the same run id is running
+            # (a task's retry beside its stuck first attempt). Opening it would truncate that
+            # writer's file under it; this fetch fails instead, and a later try finds it gone.
+            raise FileExistsError(
+                f"{root.display(self._partial)} is being written by another fetch of run "
+                f"{run_id!r} of source {source!r}"
+            )
         self._output = root.open_output(self._partial)
         self._file: IO[bytes] = self._output.__enter__()
         if root.is_local:
