@@ -115,11 +115,21 @@ def news_ingest() -> None:
     @task(pool=FETCH_POOL)
     def fetch(shard: list[str]) -> list[dict[str, Any]]:
         """The shard's sources fetched at once, politely per host (``runner.fetch_sources``)."""
+        from pipeline.progress import ProgressDisplay
         from pipeline.runner import fetch_sources
 
         config, window, run_id = _context()
         from_archive = bool(get_current_context()["params"].get("from_archive"))
-        outcomes = fetch_sources(config, window, run_id, shard, from_archive=from_archive)
+        progress = ProgressDisplay()  # a "progress:" line in the task log every 10 s
+        outcomes = fetch_sources(
+            config,
+            window,
+            run_id,
+            shard,
+            from_archive=from_archive,
+            progress=progress.stage("fetch", "pages"),
+        )
+        progress.close()
         fetched = []
         for source, outcome in outcomes.items():
             if not isinstance(outcome, Exception):
@@ -134,13 +144,16 @@ def news_ingest() -> None:
     @task
     def extract(fetched: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The shard's sources extracted in the pool (``settings.workers`` processes)."""
+        from pipeline.progress import ProgressDisplay
         from pipeline.runner import extract_sources, failure_reason
 
         config, window, run_id = _context()
         archived = [
             (item["source"], item["archive_file"]) for item in fetched if not item.get("failed")
         ]
-        outcomes = extract_sources(config, window, run_id, archived)
+        progress = ProgressDisplay()
+        outcomes = extract_sources(config, window, run_id, archived, progress=progress)
+        progress.close()
         extracted = []
         for item in fetched:
             outcome = outcomes.get(item["source"]) if not item.get("failed") else None
