@@ -813,7 +813,7 @@ def print_size(pages: int, hosts: int, found: dict[str, dict[str, Any]], workers
 
 def print_targets(sizes: dict[int, dict[str, dict[str, Any]]]) -> None:
     print("\n== targets (issue 16; printed, never asserted) ==")
-    smallest = min(sizes)
+    smallest = 10_000 if 10_000 in sizes else min(sizes)  # the target is set for a 10k day
     found = sizes[smallest]
     _, replay_wall, _ = list(stage_rows(found["replay"], "extract"))[-1]
     replay_rate = found["replay"]["fetched"] / replay_wall
