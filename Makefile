@@ -77,5 +77,11 @@ bench-meta: setup
 bench-publish: setup
 	$(BIN)/python bench/publish_memory.py
 
+# A whole day at scale on a loopback web (10k then 50k pages on 50 hosts, or PAGES="2000 10000"):
+# live and replayed, stage by stage, CPU and peak RSS, beside trafilatura alone (issue 16).
+.PHONY: bench-scale
+bench-scale: setup
+	$(BIN)/python bench/scale.py $(if $(PAGES),--pages $(PAGES)) $(BENCH_SCALE_ARGS)
+
 clean:
 	rm -rf .airflow var .pytest_cache .ruff_cache .mypy_cache

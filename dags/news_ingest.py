@@ -114,42 +114,59 @@ def news_ingest() -> None:
 
     @task(pool=FETCH_POOL)
     def fetch(shard: list[str]) -> list[dict[str, Any]]:
-        from pipeline.runner import fetch_source
+        """The shard's sources fetched at once, politely per host (``runner.fetch_sources``)."""
+        from pipeline.progress import ProgressDisplay
+        from pipeline.runner import fetch_sources
 
         config, window, run_id = _context()
         from_archive = bool(get_current_context()["params"].get("from_archive"))
+        progress = ProgressDisplay()  # a "progress:" line in the task log every 10 s
+        outcomes = fetch_sources(
+            config,
+            window,
+            run_id,
+            shard,
+            from_archive=from_archive,
+            progress=progress.stage("fetch", "pages"),
+        )
+        progress.close()
         fetched = []
-        for source in shard:
-            try:
-                result = fetch_source(config, window, run_id, source, from_archive=from_archive)
-                fetched.append(result.as_dict())
-            except FileNotFoundError as exc:  # a replay with no archived run: no retry helps
-                fetched.append(_failed_source(source, exc))
-            except Exception as exc:
-                if not _last_try():
-                    raise
-                fetched.append(_failed_source(source, exc))
+        for source, outcome in outcomes.items():
+            if not isinstance(outcome, Exception):
+                fetched.append(outcome.as_dict())
+            elif isinstance(outcome, FileNotFoundError) or _last_try():
+                # A replay with no archived run: no retry helps. On the last try: recorded.
+                fetched.append(_failed_source(source, outcome))
+            else:
+                raise outcome
         return fetched
 
     @task
     def extract(fetched: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        from pipeline.runner import extract_source
+        """The shard's sources extracted in the pool (``settings.workers`` processes)."""
+        from pipeline.progress import ProgressDisplay
+        from pipeline.runner import extract_sources, failure_reason
 
         config, window, run_id = _context()
+        archived = [
+            (item["source"], item["archive_file"]) for item in fetched if not item.get("failed")
+        ]
+        progress = ProgressDisplay()
+        outcomes = extract_sources(config, window, run_id, archived, progress=progress)
+        progress.close()
         extracted = []
         for item in fetched:
-            if item.get("failed"):
-                extracted.append(item)
-                continue
-            try:
-                result = extract_source(
-                    config, window, run_id, item["source"], item["archive_file"]
+            outcome = outcomes.get(item["source"]) if not item.get("failed") else None
+            if outcome is None:
+                extracted.append(item)  # failed in fetch: passed on as it is
+            elif not isinstance(outcome, Exception):
+                extracted.append(outcome.as_dict())
+            elif _last_try():
+                extracted.append(
+                    {"source": item["source"], "failed": failure_reason(outcome)[:2000]}
                 )
-                extracted.append(result.as_dict())
-            except Exception as exc:
-                if not _last_try():
-                    raise
-                extracted.append(_failed_source(item["source"], exc))
+            else:
+                raise outcome
         return extracted
 
     @task(outlets=[ARTICLES])

@@ -8,13 +8,18 @@ Every stage takes ``(config, window, run_id, ...)`` and returns a typed result f
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 from pipeline.errors import ConfigError
+from pipeline.extract.pool import ExtractionPool, SourceExtractFailed
 from pipeline.extract.stage import build_source_articles
 from pipeline.fetch.archive import run_files
-from pipeline.fetch.fetcher import SourceFetcher
+from pipeline.fetch.fetcher import SourceFetcher, fetch_sources_async
 from pipeline.models import RunWindow
+from pipeline.progress import ProgressDisplay, StageProgress, Tally
 from pipeline.publish.stage import carry_over_source, publish_day, stage_source
 from pipeline.results import ExtractResult, FetchResult, PublishResult
 from pipeline.settings import PipelineConfig
@@ -49,15 +54,7 @@ def fetch_source(
         log.info("fetch %s: from archive %s (no network)", source_name, files[-1])
         return FetchResult(source=source_name, archive_file=files[-1], from_archive=True)
     result = SourceFetcher(source, window, config.settings, run_id).run()
-    log.info(
-        "fetch %s: discovered=%d fetched=%d skipped=%s failed=%s discovery_failures=%s",
-        source_name,
-        result.discovered,
-        result.fetched,
-        result.skipped,
-        result.failed,
-        result.discovery_failures,
-    )
+    _log_fetched(result)
     return result
 
 
@@ -117,6 +114,90 @@ class SourcesFailed(RuntimeError):
         super().__init__(f"every source failed, nothing was published: {lines}")
 
 
+def fetch_sources(
+    config: PipelineConfig,
+    window: RunWindow,
+    run_id: str,
+    source_names: Sequence[str],
+    *,
+    from_archive: bool = False,
+    progress: Tally | None = None,
+    on_result: Callable[[str, FetchResult | Exception], None] | None = None,
+) -> dict[str, FetchResult | Exception]:
+    """Fetch several sources at once, politely per host: each source's result, or its exception.
+
+    One client serves them all (``fetch.fetcher.fetch_sources_async``), so a host shared by two
+    sources keeps one delay and one connection limit. ``on_result`` hears of each source as it
+    ends, for the caller to extract it while the rest is fetched.
+    """
+
+    def finished(name: str, outcome: FetchResult | Exception) -> None:
+        if isinstance(outcome, FetchResult) and not outcome.from_archive:
+            _log_fetched(outcome)
+        if on_result is not None:
+            on_result(name, outcome)
+
+    if from_archive:
+        outcomes: dict[str, FetchResult | Exception] = {}
+        for name in source_names:
+            try:
+                outcomes[name] = fetch_source(config, window, run_id, name, from_archive=True)
+            except Exception as exc:  # no archived run: that source's failure
+                outcomes[name] = exc
+            finished(name, outcomes[name])
+        return outcomes
+    sources = [config.source(name) for name in source_names]
+    return asyncio.run(
+        fetch_sources_async(
+            sources, window, config.settings, run_id, progress=progress, on_result=finished
+        )
+    )
+
+
+def _log_fetched(result: FetchResult) -> None:
+    log.info(
+        "fetch %s: discovered=%d fetched=%d skipped=%s failed=%s discovery_failures=%s",
+        result.source,
+        result.discovered,
+        result.fetched,
+        result.skipped,
+        result.failed,
+        result.discovery_failures,
+    )
+
+
+def extract_sources(
+    config: PipelineConfig,
+    window: RunWindow,
+    run_id: str,
+    archived: Sequence[tuple[str, str]],
+    *,
+    progress: ProgressDisplay | None = None,
+) -> dict[str, ExtractResult | Exception]:
+    """Extract ``(source, archive_file)`` pairs in the pool: each source's result or exception."""
+    counter = _extract_counter(progress, len(archived))
+    with ExtractionPool(config, window, run_id, jobs=len(archived), progress=counter) as pool:
+        futures = {name: pool.submit(name, archive_file) for name, archive_file in archived}
+        return {name: _outcome(future) for name, future in futures.items()}
+
+
+def _extract_counter(progress: ProgressDisplay | None, sources: int) -> StageProgress | None:
+    if progress is None:
+        return None
+    counter = progress.stage("extract", "sources", rate_of="pages", extras=("pages", "articles"))
+    counter.add_total(sources)
+    return counter
+
+
+def _outcome(future: Future[ExtractResult]) -> ExtractResult | Exception:
+    try:
+        return future.result()
+    except MemoryError:
+        raise
+    except Exception as exc:  # that source's failure (a worker that died fails its sources)
+        return exc
+
+
 def run_day(
     config: PipelineConfig,
     window: RunWindow,
@@ -124,6 +205,7 @@ def run_day(
     *,
     from_archive: bool = False,
     source_names: list[str] | None = None,
+    progress: ProgressDisplay | None = None,
 ) -> PublishResult:
     """All stages for one day in one process (``newsingest run``, ``news_reprocess``).
 
@@ -131,6 +213,11 @@ def run_day(
     partition still holds every enabled source: the others are replayed from their latest archived
     run, or, with no archive, their rows are carried over from the published partition, so a
     rebuild of one source never drops the rest.
+
+    Sources are fetched at once (politeness per host, see ``fetch_sources``) and each is handed
+    to the extraction pool (``settings.workers`` processes) as soon as its fetch ends, so both
+    cores work while the network is waited for. ``progress`` shows pages fetched and sources
+    extracted; without it the same figures go to the log every few seconds.
     """
     enabled = [source.name for source in config.enabled_sources]
     chosen = source_names or enabled
@@ -138,33 +225,68 @@ def run_day(
     if unknown:
         raise ConfigError(f"unknown or disabled source(s) {unknown}; enabled: {enabled}")
     check_roots(config)
-    extracted: list[ExtractResult] = []
+    display = progress or ProgressDisplay()
+    fetching = None if from_archive else display.stage("fetch", "pages")
+    extracting = _extract_counter(display, len(enabled))
     failed: dict[str, str] = {}
+    unarchived: list[str] = []  # not fetched now, and no archived run to replay
     archive = Root(config.settings.archive_root)
-    for position, name in enumerate(enabled, start=1):
-        log.info("%s: source %d/%d %s", window.partition, position, len(enabled), name)
-        try:
-            if name in chosen:
-                fetched = fetch_source(config, window, run_id, name, from_archive=from_archive)
-                archive_file: str | None = fetched.archive_file
+    with ExtractionPool(config, window, run_id, jobs=len(enabled), progress=extracting) as pool:
+        futures: dict[str, Future[ExtractResult]] = {}
+
+        def fetched(name: str, outcome: FetchResult | Exception) -> None:
+            if isinstance(outcome, Exception):
+                failed[name] = failure_reason(outcome)
             else:
-                files = run_files(archive, window, name)
-                archive_file = files[-1] if files else None
-            if archive_file is not None:
-                extracted.append(extract_source(config, window, run_id, name, archive_file))
+                futures[name] = pool.submit(name, outcome.archive_file)
+
+        for name in enabled:
+            if name in chosen:
                 continue
-        except MemoryError:
-            raise
-        except Exception as exc:  # one source's failure is that source's, not the day's
-            log.exception("%s: source %s failed", window.partition, name)
-            failed[name] = f"{type(exc).__name__}: {exc}"
-            continue
+            try:
+                files = run_files(archive, window, name)
+            except Exception as exc:  # a damaged archive listing is that source's failure
+                log.exception("%s: source %s failed", window.partition, name)
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            if files:
+                futures[name] = pool.submit(name, files[-1])
+            else:
+                unarchived.append(name)
+        chosen_in_order = [name for name in enabled if name in chosen]
+        fetch_sources(
+            config,
+            window,
+            run_id,
+            chosen_in_order,
+            from_archive=from_archive,
+            progress=fetching,
+            on_result=fetched,
+        )
+        outcomes = {name: _outcome(future) for name, future in futures.items()}
+    extracted: dict[str, ExtractResult] = {}
+    for name, outcome in outcomes.items():
+        if isinstance(outcome, Exception):
+            log.error("%s: source %s failed: %s", window.partition, name, outcome)
+            failed[name] = failure_reason(outcome)
+        else:
+            extracted[name] = outcome
+    for name in unarchived:
         kept = carry_over_source(config, window, run_id, name)
         if kept is not None:
-            extracted.append(kept)
-    if not extracted and failed:
+            extracted[name] = kept
+    display.close()
+    results = [extracted[name] for name in enabled if name in extracted]
+    if not results and failed:
         raise SourcesFailed(failed)
-    return publish(config, window, run_id, extracted, failed)
+    return publish(config, window, run_id, results, failed)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a source failed, for the summary: the exception's type and message."""
+    if isinstance(exc, SourceExtractFailed):  # already "Type: message" from the worker
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def check_roots(config: PipelineConfig) -> None:

@@ -162,6 +162,10 @@ class Settings(_Strict):
     report: ReportSettings = ReportSettings()
     # Sources per task of the Airflow DAG (sources sharing a host always share a task).
     shard_size: int = Field(25, ge=1)
+    # Extraction processes, in `newsingest run` and in each DAG task: extraction is CPU-bound,
+    # so the default is one per CPU this process may run on. 1 extracts in the calling process
+    # (in a thread beside the fetch), with no worker process started.
+    workers: int = Field(default_factory=lambda: available_cpus(), ge=1, le=256)
     # Overrides of the extractor's thresholds (pipeline.extract.body.ExtractionOptions), by
     # field name; unknown names are errors.
     extraction: dict[str, float | int | bool] = Field(default_factory=dict)
@@ -197,6 +201,14 @@ class Settings(_Strict):
     @classmethod
     def _networks(cls, values: tuple[str, ...]) -> tuple[str, ...]:
         return _validate_networks(values)
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use (its affinity mask, so a container's or taskset's limit)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _validate_networks(values: tuple[str, ...]) -> tuple[str, ...]:

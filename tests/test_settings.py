@@ -96,3 +96,14 @@ def test_the_report_baseline_is_a_setting(tmp_path: Path) -> None:
         "settings:\n  report: {history_days: 3}\nsources:\n  - name: a\n    urls: [http://x/a]\n",
     )
     assert load_config(path, environ={}).settings.report.history_days == 3
+
+
+def test_workers_default_to_the_usable_cpus_and_are_validated(tmp_path: Path) -> None:
+    import os
+
+    path = write(tmp_path, "sources:\n  - name: a\n    urls: [http://x/a]\n")
+    assert load_config(path, environ={}).settings.workers == len(os.sched_getaffinity(0))
+    assert load_config(path, {"workers": "3"}, environ={}).settings.workers == 3
+    assert load_config(path, environ={"NEWSINGEST__WORKERS": "1"}).settings.workers == 1
+    with pytest.raises(ConfigError, match=r"settings\.workers"):
+        load_config(path, {"workers": 0}, environ={})

@@ -1,9 +1,15 @@
-"""``newsingest run``: every stage for one day in one process, without Airflow."""
+"""``newsingest run``: every stage for one day in one process, without Airflow.
+
+Progress goes to stderr: a status line redrawn in place on a terminal (pages fetched, sources,
+pages and articles extracted, rates, ETAs), plain ``progress:`` log lines every few seconds
+otherwise.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +45,7 @@ def add_parser(subparsers: Any, name: str = "run") -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     from pipeline.models import RunWindow
+    from pipeline.progress import ProgressDisplay
     from pipeline.runner import SourcesFailed, run_day
     from pipeline.settings import load_config
 
@@ -52,9 +59,18 @@ def run_command(args: argparse.Namespace) -> int:
     # Unique per invocation, so a rerun adds a WARC file instead of overwriting the last one.
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     run_id = args.run_id or f"cli__{args.date.isoformat()}__{started}"
+    progress = ProgressDisplay.for_stream(sys.stderr)
+    if progress.on_terminal:
+        # The status line shows the stages; per-source INFO lines would only scroll it away.
+        logging.getLogger("pipeline").setLevel(logging.WARNING)
     try:
         summary = run_day(
-            config, window, run_id, from_archive=args.from_archive, source_names=args.sources
+            config,
+            window,
+            run_id,
+            from_archive=args.from_archive,
+            source_names=args.sources,
+            progress=progress,
         ).summary()
     except SourcesFailed as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pipeline.extract.body import DEFAULT_OPTIONS, ExtractionOptions
 from pipeline.extract.decode import UndecodableError, decode_html
 from pipeline.extract.page import ExtractionError, extract_article
 from pipeline.extract.record import article_from_page
-from pipeline.fetch.archive import ArchivedEvent, latest_per_url, load_response, read_events
+from pipeline.fetch.archive import ArchivedEvent, iter_events, load_response, supersedes
 from pipeline.fetch.http import header_value
 from pipeline.models import Article, FetchOutcome, Reject, RunWindow
 from pipeline.results import SourceCounts
@@ -43,33 +43,32 @@ def build_source_articles(
     source: str,
     options: ExtractionOptions = DEFAULT_OPTIONS,
 ) -> SourceArticles:
-    """Turn one archived run of a source (a WARC file relative to the root) into rows."""
+    """Turn one archived run of a source (a WARC file relative to the root) into rows.
+
+    One pass over the file, one page body in memory at a time: each page is extracted as it is
+    read and its body let go, so a source of 5,000 pages costs no more memory than its rows.
+    The page kept per URL is the one ``latest_per_url`` keeps; should a later event of a URL
+    replace an earlier one, its outcome replaces the earlier outcome, in the URL's first place.
+    """
     archive_root = as_root(archive_root)
-    events = read_events(archive_root, archive_file)
-    result = SourceArticles(source=source)
     charsets: dict[str, str] = {}
-    pages = latest_per_url(events, "page")
-    for archived in pages:
-        if archived.event.status != "fetched":
+    kept: dict[str, dict[str, ArchivedEvent]] = {"discovery": {}, "page": {}}
+    outcomes: dict[str, Article | Reject | None] = {}
+    for archived in iter_events(archive_root, archive_file):
+        role = archived.event.role
+        if role not in kept or not supersedes(archived, kept[role].get(archived.url)):
             continue
-        response = _response_of(archived, archive_root)
-        if response is None:
-            result.rejects.append(
-                Reject(
-                    archived.url,
-                    source,
-                    "extract",
-                    "archive_missing",
-                    "the archived copy this 304 refers to is gone",
-                )
-            )
-            continue
-        outcome = _page_outcome(archived, response, window, options, charsets)
+        kept[role][archived.url] = replace(archived, body=None)  # the log needs no body
+        if role == "page":
+            charsets.pop(archived.url, None)
+            outcomes[archived.url] = _outcome_of(archived, archive_root, window, options, charsets)
+    result = SourceArticles(source=source)
+    for outcome in outcomes.values():
         if isinstance(outcome, Reject):
             result.rejects.append(outcome)
-        else:
+        elif outcome is not None:
             result.articles.append(outcome)
-    for archived in latest_per_url(events, "discovery") + pages:
+    for archived in [*kept["discovery"].values(), *kept["page"].values()]:
         result.fetch_log.append(
             FetchOutcome.of(
                 archived.event,
@@ -79,6 +78,28 @@ def build_source_articles(
             )
         )
     return result
+
+
+def _outcome_of(
+    archived: ArchivedEvent,
+    archive_root: Root,
+    window: RunWindow,
+    options: ExtractionOptions,
+    charsets: dict[str, str],
+) -> Article | Reject | None:
+    """A page event's article or reject; None for a page that was not fetched."""
+    if archived.event.status != "fetched":
+        return None
+    response = _response_of(archived, archive_root)
+    if response is None:
+        return Reject(
+            archived.url,
+            archived.event.source,
+            "extract",
+            "archive_missing",
+            "the archived copy this 304 refers to is gone",
+        )
+    return _page_outcome(archived, response, window, options, charsets)
 
 
 def _page_outcome(

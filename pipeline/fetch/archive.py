@@ -160,6 +160,14 @@ class ArchiveWriter:
         self.name = self.relative.rsplit("/", 1)[1]
         self._partial = layout.partial_file(self.relative)
         _remove_dead_partials(root, layout.archive_dir(window, source))
+        if root.is_local and root.exists(self._partial):
+            # Still there, so its writer holds the lock: a fetch of the same run id is running
+            # (a task's retry beside its stuck first attempt). Opening it would truncate that
+            # writer's file under it; this fetch fails instead, and a later try finds it gone.
+            raise FileExistsError(
+                f"{root.display(self._partial)} is being written by another fetch of run "
+                f"{run_id!r} of source {source!r}"
+            )
         self._output = root.open_output(self._partial)
         self._file: IO[bytes] = self._output.__enter__()
         if root.is_local:
@@ -444,7 +452,16 @@ def read_events(root: Root | str | Path, relative: str) -> list[ArchivedEvent]:
 
     Raises :class:`ArchiveDamaged` unless the whole file reads cleanly to its end.
     """
-    return list(_read_file(as_root(root), relative))
+    return list(iter_events(root, relative))
+
+
+def iter_events(root: Root | str | Path, relative: str) -> Iterator[ArchivedEvent]:
+    """The events of one run's WARC file as they are read: one response body in memory at a time.
+
+    Damage raises :class:`ArchiveDamaged` when the reader gets to it, so a caller that acts on
+    events as they come must be ready to discard what it did with the earlier ones.
+    """
+    return _read_file(as_root(root), relative)
 
 
 @dataclass(frozen=True)
@@ -512,10 +529,14 @@ def latest_per_url(events: list[ArchivedEvent], role: str) -> list[ArchivedEvent
     for archived in events:
         if archived.event.role != role:
             continue
-        known = best.get(archived.url)
-        if known is None or _is_fetched(archived) or not _is_fetched(known):
+        if supersedes(archived, best.get(archived.url)):
             best[archived.url] = archived
     return list(best.values())
+
+
+def supersedes(archived: ArchivedEvent, known: ArchivedEvent | None) -> bool:
+    """Whether a later event of a URL replaces the one kept so far (see ``latest_per_url``)."""
+    return known is None or _is_fetched(archived) or not _is_fetched(known)
 
 
 def _is_fetched(archived: ArchivedEvent) -> bool:
@@ -535,7 +556,9 @@ def _read_file(root: Root, relative: str) -> Iterator[ArchivedEvent]:
             elif record.rec_type == "metadata":
                 event = _event_of(root, relative, offset, record, payload)
                 concurrent = record.rec_headers.get_header("WARC-Concurrent-To")
-                response = responses.get(concurrent) if concurrent else None
+                # Each response has one event, written right after it: its body is let go here,
+                # so reading a source holds one body at a time, not the whole day's.
+                response = responses.pop(concurrent, None) if concurrent else None
                 yield ArchivedEvent(
                     event=event,
                     status=response[0] if response else None,

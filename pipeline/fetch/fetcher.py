@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,9 +29,10 @@ from pipeline.fetch.discover import (
     window_decision,
 )
 from pipeline.fetch.frontier import last_fetched
-from pipeline.fetch.http import HttpResult, PoliteClient, RobotsAttempt
+from pipeline.fetch.http import HttpResult, PoliteClient, RobotsAttempt, origin_of
 from pipeline.fetch.urls import BadUrl
 from pipeline.models import Candidate, FetchEvent, ResponseRef, RunWindow
+from pipeline.progress import Tally
 from pipeline.reasons import is_skip
 from pipeline.results import FetchResult
 from pipeline.settings import Settings, Source
@@ -92,7 +94,12 @@ class SourceFetcher:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock = _utc_now,
+        client: PoliteClient | None = None,
+        progress: Tally | None = None,
     ) -> None:
+        """``client``: a client shared with the run's other sources (see ``fetch_sources``), so
+        that a host's delay and connection limit hold across them; by default a client of its
+        own. ``progress`` is told of the pages to fetch and of each one done."""
         self.source = source
         self.window = window
         self.settings = settings
@@ -102,37 +109,55 @@ class SourceFetcher:
         self.stats = FetchStats(source=source.name)
         self.archive_root = Root(settings.archive_root)
         self._validators = ValidatorStore(self.archive_root, source.name)
+        self._shared_client = client
+        self._progress = progress
+        self._origins: set[str] = set()  # every host this source's requests went to
 
     def run(self) -> FetchResult:
         return asyncio.run(self.run_async())
 
     async def run_async(self) -> FetchResult:
-        with ArchiveWriter(
-            self.archive_root, self.window, self.source.name, self.run_id
-        ) as archive:
-            self._archive = archive
-            async with PoliteClient(self.settings, self.transport) as client:
-                candidates = await self._discover(client)
-                to_fetch = self._select(candidates)
-                log.info(
-                    "fetch %s: %d URLs discovered, %d to fetch",
-                    self.source.name,
-                    self.stats.discovered,
-                    len(to_fetch),
-                )
-                self._to_fetch, self._done = len(to_fetch), 0
-                await asyncio.gather(*(self._fetch_page(client, c) for c in to_fetch))
-                for attempt in client.robots_log:
-                    if attempt.error is not None:  # a usable robots.txt is no news
-                        self._robots_event(attempt)
+        archive = ArchiveWriter(self.archive_root, self.window, self.source.name, self.run_id)
+        self._archive = archive
+        try:
+            if self._shared_client is not None:
+                await self._fetch_with(self._shared_client)
+            else:
+                async with PoliteClient(self.settings, self.transport) as client:
+                    await self._fetch_with(client)
+        except BaseException:
+            archive.abort()
+            raise
+        # Closed (fsynced, then put in place) in a thread: with many sources fetched at once,
+        # each source's fsync would otherwise stall every other source's requests.
+        await asyncio.to_thread(archive.close)
         # Saved only once the WARC is complete, so validators never point at a partial file.
-        self._validators.save()
+        await asyncio.to_thread(self._validators.save)
         self.stats.archive_file = archive.relative
         return self.stats.result()
 
+    async def _fetch_with(self, client: PoliteClient) -> None:
+        candidates = await self._discover(client)
+        to_fetch = self._select(candidates)
+        log.info(
+            "fetch %s: %d URLs discovered, %d to fetch",
+            self.source.name,
+            self.stats.discovered,
+            len(to_fetch),
+        )
+        self._to_fetch, self._done = len(to_fetch), 0
+        if self._progress is not None:
+            self._progress.add_total(len(to_fetch))
+        await asyncio.gather(*(self._fetch_page(client, c) for c in to_fetch))
+        # A shared client holds the attempts of every source: this source records those of the
+        # hosts it asked, as a client of its own would have made them for it.
+        for attempt in client.robots_log:
+            if attempt.error is not None and origin_of(urlsplit(attempt.url)) in self._origins:
+                self._robots_event(attempt)  # a usable robots.txt is no news
+
     async def _get(self, client: PoliteClient, url: str) -> _Response:
         conditional = self._validators.conditional_headers(url)
-        received = await client.get(url, conditional=conditional)
+        received = await client.get(url, conditional=conditional, origins=self._origins)
         if received.status == 304 and conditional:
             ref = self._validators.ref(url)
             try:
@@ -153,7 +178,8 @@ class SourceFetcher:
                     fetched_at=previous.fetched_at,
                 )
                 return _Response(received, effective, ref)
-            received = await client.get(url)  # the archived copy is gone: download it again
+            # The archived copy is gone: download it again.
+            received = await client.get(url, origins=self._origins)
         return _Response(received, received)
 
     async def _discover(self, client: PoliteClient) -> list[Candidate]:
@@ -315,6 +341,8 @@ class SourceFetcher:
             await self._fetch_page_outcome(client, candidate)
         finally:
             self._done += 1
+            if self._progress is not None:
+                self._progress.advance()
             if self._done % PROGRESS_EVERY == 0 and self._done < self._to_fetch:
                 log.info(
                     "fetch %s: %d/%d pages, %d fetched, %d failed",
@@ -465,3 +493,54 @@ class SourceFetcher:
                 received.header("last-modified"),
                 ResponseRef(self._archive.relative, record_id, offset),
             )
+
+
+#: Sources one client fetches at once. Each holds an open WARC file while it runs; the pace is set
+#: by the hosts' own limits (and ``http.max_concurrency``), so more in flight would only cost
+#: open files and memory, not add speed.
+SOURCES_IN_FLIGHT = 64
+
+FetchOutcomeOrError = FetchResult | Exception
+
+
+async def fetch_sources_async(
+    sources: Sequence[Source],
+    window: RunWindow,
+    settings: Settings,
+    run_id: str,
+    *,
+    progress: Tally | None = None,
+    on_result: Callable[[str, FetchOutcomeOrError], None] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> dict[str, FetchOutcomeOrError]:
+    """Fetch many sources at once through one ``PoliteClient``, so politeness is per host.
+
+    Every source gets its own WARC file, exactly as fetched alone; a host shared by two sources
+    keeps one delay and one connection limit between them, and its robots.txt is read once.
+    ``on_result`` hears of each source as it ends (its result, or the exception that ended it),
+    so the caller can extract it while the others are still fetched. Returns the same, in the
+    order of ``sources``.
+    """
+    outcomes: dict[str, FetchOutcomeOrError] = {}
+    gate = asyncio.Semaphore(SOURCES_IN_FLIGHT)
+    async with PoliteClient(settings, transport) as client:
+
+        async def fetch_one(source: Source) -> None:
+            async with gate:
+                fetcher = SourceFetcher(
+                    source, window, settings, run_id, client=client, progress=progress
+                )
+                outcome: FetchOutcomeOrError
+                try:
+                    outcome = await fetcher.run_async()
+                except MemoryError:
+                    raise
+                except Exception as exc:  # one source's failure is that source's, not the run's
+                    log.exception("fetch %s failed", source.name)
+                    outcome = exc
+            outcomes[source.name] = outcome
+            if on_result is not None:
+                on_result(source.name, outcome)
+
+        await asyncio.gather(*(fetch_one(source) for source in sources))
+    return {source.name: outcomes[source.name] for source in sources}

@@ -13,7 +13,8 @@ import random
 import socket
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -62,7 +63,10 @@ class _HostState:
     semaphore: asyncio.Semaphore
     delay: float
     next_allowed: float = 0.0
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # the host's turns, in order
+    # Held while robots.txt is read, so the host's other requests wait for its rules; apart
+    # from ``lock``, which the robots.txt request itself takes for its turn.
+    robots_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     robots: RobotFileParser | None = None
     robots_error: str | None = None
     robots_loaded: bool = False
@@ -146,14 +150,19 @@ class PoliteClient:
         *,
         check_robots: bool = True,
         conditional: Mapping[str, str] | None = None,
+        origins: set[str] | None = None,
     ) -> HttpResult:
-        """GET with redirects, politeness and retries; ``conditional`` adds If-* headers."""
+        """GET with redirects, politeness and retries; ``conditional`` adds If-* headers.
+
+        ``origins`` collects every origin the request went to (redirects included): a client
+        shared by several sources tells each source which hosts' robots.txt it depended on.
+        """
         started = datetime.now(UTC)
         clock = time.monotonic()
         attempts = _Attempts()
         try:
             result = await self._get_following_redirects(
-                url, check_robots, dict(conditional or {}), attempts
+                url, check_robots, dict(conditional or {}), attempts, origins
             )
         except FetchFailed as failure:
             result = HttpResult(
@@ -170,13 +179,18 @@ class PoliteClient:
         return _replace(result, attempts=attempts.count, elapsed_ms=elapsed)
 
     async def _get_following_redirects(
-        self, url: str, check_robots: bool, conditional: dict[str, str], attempts: _Attempts
+        self,
+        url: str,
+        check_robots: bool,
+        conditional: dict[str, str],
+        attempts: _Attempts,
+        origins: set[str] | None,
     ) -> HttpResult:
         seen = [url]
         current = url
         for _ in range(self._settings.http.max_redirects + 1):
             result = await self._get_one(
-                current, check_robots, tuple(seen[:-1]), url, conditional, attempts
+                current, check_robots, tuple(seen[:-1]), url, conditional, attempts, origins
             )
             if result.status not in REDIRECT_STATUSES:
                 return result
@@ -204,10 +218,13 @@ class PoliteClient:
         requested: str,
         conditional: dict[str, str],
         attempts: _Attempts,
+        origins: set[str] | None,
     ) -> HttpResult:
         parts, port = _checked_url(url)
         assert parts.hostname is not None
         await self._check_address(parts.hostname.lower(), port)
+        if origins is not None:
+            origins.add(origin_of(parts))
         state = await self._host_state(parts.scheme, parts.netloc)
         if state.parked_reason:
             raise FetchFailed("host_parked", state.parked_reason)
@@ -224,12 +241,11 @@ class PoliteClient:
             status: int | None = None
             headers: list[tuple[str, str]] = []
             body = b""
-            async with state.semaphore, self._global:
+            async with self._turn(state):
                 # Checked again here: every page of a source is queued at once, so pages
                 # already waiting for a connection must see a host parked meanwhile.
                 if state.parked_reason:
                     raise FetchFailed("host_parked", state.parked_reason)
-                await self._wait_turn(state)
                 attempts.count += 1
                 try:
                     # The deadline covers the transfer only, not the politeness queue before it.
@@ -306,15 +322,30 @@ class PoliteClient:
         base: float = http.backoff_base_seconds * (2 ** (retry - 1))
         return base + random.uniform(0, base / 2)
 
-    async def _wait_turn(self, state: _HostState) -> None:
-        async with state.lock:
-            now = time.monotonic()
-            if state.next_allowed > now:
-                await asyncio.sleep(state.next_allowed - now)
-            state.next_allowed = time.monotonic() + state.delay
+    @asynccontextmanager
+    async def _turn(self, state: _HostState) -> AsyncIterator[None]:
+        """One request's slot: a connection of the host, its delay waited, a slot of the client.
+
+        The delay is waited before a client-wide slot is taken, so a host waiting out its delay
+        never holds up the other hosts of the run (with many sources fetched at once, the slots
+        would otherwise go to sleepers). The host's next turn is set only once the slot is held,
+        right before the request goes out, so the spacing between two requests to one host is
+        never shorter than the delay, however long the wait for a slot was.
+        """
+        async with state.semaphore:
+            async with state.lock:
+                now = time.monotonic()
+                if state.next_allowed > now:
+                    await asyncio.sleep(state.next_allowed - now)
+                await self._global.acquire()
+                state.next_allowed = time.monotonic() + state.delay
+            try:
+                yield
+            finally:
+                self._global.release()
 
     async def _host_state(self, scheme: str, netloc: str) -> _HostState:
-        key = f"{scheme}://{netloc.lower()}"
+        key = f"{scheme}://{netloc.lower()}"  # = origin_of; the politeness unit
         state = self._hosts.get(key)
         if state is None:
             politeness = self._settings.politeness
@@ -324,7 +355,7 @@ class PoliteClient:
             )
             self._hosts[key] = state
         if self._settings.politeness.obey_robots:
-            async with state.lock:
+            async with state.robots_lock:
                 if not state.robots_loaded:
                     state.robots_loaded = True
                     await self._load_robots(key, state)
@@ -369,10 +400,7 @@ class PoliteClient:
     ) -> tuple[int | None, bytes, str | None]:
         """One robots.txt request: (status, body, why it is unusable or None)."""
         http = self._settings.http
-        async with state.semaphore, self._global:
-            now = time.monotonic()
-            if state.next_allowed > now:
-                await asyncio.sleep(state.next_allowed - now)
+        async with self._turn(state):
             try:
                 status, body = await asyncio.wait_for(
                     self._download_robots(robots_url), timeout=http.fetch_deadline_seconds
@@ -527,6 +555,11 @@ def _checked_url(url: str) -> tuple[SplitResult, int]:
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise FetchFailed("bad_url", f"{_clip(url)} is not a valid URL: {exc}") from exc
     return parts, port or (443 if parts.scheme == "https" else 80)
+
+
+def origin_of(parts: SplitResult) -> str:
+    """``scheme://host:port`` as the client keys its hosts (and robots.txt lives under)."""
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 def _clip(url: str, limit: int = 200) -> str:

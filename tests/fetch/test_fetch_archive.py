@@ -113,3 +113,33 @@ def test_archived_responses_are_found_by_offset_and_by_scan(loopback_server, loo
         # A wrong offset is not trusted: the record is still found by a scan.
         stale = ResponseRef(writer_name, event.record_id, offset=0)
         assert load_response(loopback_settings.archive_root, stale) == scanned
+
+
+def test_a_second_writer_of_the_same_run_leaves_the_live_writers_file_alone(tmp_path: Path):
+    """A retry beside its stuck first attempt (same run id) must not truncate the first's WARC."""
+    from dataclasses import replace
+
+    import pytest
+
+    from pipeline.fetch.archive import ArchiveWriter
+    from pipeline.models import FetchEvent
+    from pipeline.storage.root import Root
+
+    root, window = Root(tmp_path), RunWindow.for_day(DAY)
+    event = FetchEvent(
+        url="http://x/a",
+        source="site",
+        run_id="same",
+        role="page",
+        status="skipped",
+        fetched_at=datetime(2026, 3, 10, 12, tzinfo=UTC),
+        reason="robots",
+    )
+    first = ArchiveWriter(root, window, "site", "same")
+    first.record(event, None)
+    with pytest.raises(FileExistsError, match="being written by another fetch"):
+        ArchiveWriter(root, window, "site", "same")
+    first.record(replace(event, url="http://x/b"), None)
+    first.close()
+    (archive_file,) = run_files(root, window, "site")
+    assert [e.url for e in read_events(root, archive_file)] == ["http://x/a", "http://x/b"]

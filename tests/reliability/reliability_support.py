@@ -82,14 +82,26 @@ def gzip_members(data: bytes) -> list[int]:
 
 
 def newsingest_process(*args: str | Path) -> subprocess.Popen[str]:
-    """``newsingest ARGS`` started in the background (for signals and kills)."""
+    """``newsingest ARGS`` started in the background (for signals and kills).
+
+    The child starts with SIGINT at its default and unblocked, as from a terminal: a signal
+    disposition or mask left in the test process by an earlier test is not inherited.
+    """
     return subprocess.Popen(
         [sys.executable, "-c", _MAIN, *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=REPO,
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def write_config(path: Path, sources: list[dict[str, object]], **settings: object) -> Path:
