@@ -11,10 +11,10 @@ copies of another source's article (a quarter of them truncated), 0.5% second pa
 originals planted in them as near-copies.
 
 ``publish_day`` then runs in a child process, once with the code of ``--baseline`` (default
-``a9bdd38``, the last commit before publish streamed, taken with ``git archive``) and once with this tree, each on its own hard-linked copy of
-the same root; its peak RSS is the child's VmHWM. The two outputs are compared table by table, rows
-in file order (run ids and times aside), and the summaries too. Prints figures only; asserts
-nothing.
+``a9bdd38``, the last commit before publish streamed, taken with ``git archive``) and once with
+this tree, each on its own hard-linked copy of the same root; its peak RSS is the child's VmHWM.
+The two outputs are compared table by table, rows in file order (run ids and times aside), and
+the summaries too. Prints figures only; asserts nothing.
 """
 
 from __future__ import annotations
