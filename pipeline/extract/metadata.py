@@ -18,6 +18,7 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
+from lxml.html import HtmlElement
 
 from pipeline.extract.authors import clean_authors, find_authors
 from pipeline.extract.body import (
@@ -40,6 +41,7 @@ from pipeline.extract.dates import (
     visible_days,
 )
 from pipeline.extract.scope import ArticleScope, Place
+from pipeline.extract.tree import source_tree
 
 __all__ = ["MetadataOptions", "PageMetadata", "clean_authors", "extract_metadata", "parse_datetime"]
 
@@ -496,7 +498,10 @@ def _htmldate(
         return None
     from htmldate import find_date  # imported here: it pulls in dateparser, slow to load
 
-    root: Tag | BeautifulSoup = soup
+    # The page's own lxml parse when there is one: serialising the soup for htmldate to parse
+    # again cost more than htmldate's search itself (htmldate copies a tree it is given).
+    page_tree = source_tree(soup)
+    root: Tag | BeautifulSoup | HtmlElement = soup if page_tree is None else page_tree
     if options.htmldate_scope == "article" and scope.root is not None:
         root = scope.root
     kwargs: dict[str, Any] = {}
@@ -507,7 +512,7 @@ def _htmldate(
         kwargs["max_date"] = (fetched_at + HTMLDATE_CEILING).strftime("%Y-%m-%d")
     try:
         found = find_date(
-            str(root),
+            root if isinstance(root, HtmlElement) else str(root),
             original_date=True,
             extensive_search=options.htmldate == "extensive",
             # Not the URL: the chain reads URL dates itself, after htmldate, as its last resort.

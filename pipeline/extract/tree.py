@@ -26,9 +26,14 @@ from bs4 import (
     XMLParsedAsHTMLWarning,
 )
 from lxml import etree
+from lxml import html as lxml_html
 
 # The parser bs4's lxml builder uses for HTML (recover from errors), without comments and PIs.
-_PARSER = etree.HTMLParser(recover=True, remove_comments=True, remove_pis=True)
+# lxml.html's subclass parses identically and makes ``HtmlElement`` nodes, the tree type htmldate
+# takes as input (see ``source_tree``).
+_PARSER = lxml_html.HTMLParser(recover=True, remove_comments=True, remove_pis=True)
+# The attribute of a soup built here that holds the lxml tree it was copied from.
+_SOURCE_TREE = "_lxml_source_tree"
 # As bs4 does: whitespace-only text outside these becomes a single "\n" or " ".
 _PRESERVE_WHITESPACE = frozenset({"pre", "textarea"})
 _ASCII_SPACES = str.maketrans(dict.fromkeys("\x20\x0a\x09\x0c\x0d"))
@@ -134,17 +139,32 @@ def _copy_tree(root: Any, soup: BeautifulSoup) -> None:
     element(root, soup, 0, NavigableString)
 
 
-def parse_html(html: str) -> BeautifulSoup:
-    """``BeautifulSoup(html, "lxml", multi_valued_attributes=None)``, built several times faster."""
+def parse_html(markup: str) -> BeautifulSoup:
+    """``BeautifulSoup(html, "lxml", multi_valued_attributes=None)``, built several times faster.
+
+    The soup keeps the lxml tree it was copied from (``source_tree``).
+    """
     try:
-        root = etree.fromstring(html, _PARSER)
+        root = etree.fromstring(markup, _PARSER)
     except (ValueError, etree.ParserError, etree.XMLSyntaxError):
         root = None
     if root is None or not isinstance(root.tag, str):
-        return _bs4_parse(html)
+        return _bs4_parse(markup)
     soup = _bs4_parse("")
     try:
         _copy_tree(root, soup)
     except (ValueError, KeyError, RecursionError):  # e.g. an attribute lxml cannot name
-        return _bs4_parse(html)
+        return _bs4_parse(markup)
+    soup.__dict__[_SOURCE_TREE] = root
     return soup
+
+
+def source_tree(soup: BeautifulSoup) -> lxml_html.HtmlElement | None:
+    """The lxml tree ``parse_html`` copied ``soup`` from (None for a soup bs4 built itself).
+
+    It is the same parse of the same markup as the soup, so readers that take lxml (htmldate)
+    need neither ``str(soup)`` nor a parse of their own. Treat it as read-only: it is the soup's
+    twin, and edits to either do not reach the other.
+    """
+    root = soup.__dict__.get(_SOURCE_TREE)
+    return root if isinstance(root, lxml_html.HtmlElement) else None
