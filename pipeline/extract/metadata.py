@@ -18,7 +18,6 @@ from typing import Any, Literal
 from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
-from lxml.html import HtmlElement
 
 from pipeline.extract.authors import clean_authors, find_authors
 from pipeline.extract.body import (
@@ -41,7 +40,7 @@ from pipeline.extract.dates import (
     visible_days,
 )
 from pipeline.extract.scope import ArticleScope, Place
-from pipeline.extract.tree import source_tree
+from pipeline.extract.tree import source_markup
 
 __all__ = ["MetadataOptions", "PageMetadata", "clean_authors", "extract_metadata", "parse_datetime"]
 
@@ -498,12 +497,11 @@ def _htmldate(
         return None
     from htmldate import find_date  # imported here: it pulls in dateparser, slow to load
 
-    # The page's own lxml parse when there is one: serialising the soup for htmldate to parse
-    # again cost more than htmldate's search itself (htmldate copies a tree it is given).
-    page_tree = source_tree(soup)
-    root: Tag | BeautifulSoup | HtmlElement = soup if page_tree is None else page_tree
+    root: Tag | BeautifulSoup = soup
+    markup = source_markup(soup)
     if options.htmldate_scope == "article" and scope.root is not None:
         root = scope.root
+        markup = None
     kwargs: dict[str, Any] = {}
     if fetched_at is not None:
         # htmldate's own default ceiling is the wall clock, which a stage must not depend on.
@@ -512,7 +510,9 @@ def _htmldate(
         kwargs["max_date"] = (fetched_at + HTMLDATE_CEILING).strftime("%Y-%m-%d")
     try:
         found = find_date(
-            root if isinstance(root, HtmlElement) else str(root),
+            # The markup the soup was parsed from: serialising the soup for htmldate to parse
+            # again cost more than htmldate's own search (docs/metadata.md, speed).
+            markup if markup is not None else str(root),
             original_date=True,
             extensive_search=options.htmldate == "extensive",
             # Not the URL: the chain reads URL dates itself, after htmldate, as its last resort.

@@ -26,14 +26,11 @@ from bs4 import (
     XMLParsedAsHTMLWarning,
 )
 from lxml import etree
-from lxml import html as lxml_html
 
 # The parser bs4's lxml builder uses for HTML (recover from errors), without comments and PIs.
-# lxml.html's subclass parses identically and makes ``HtmlElement`` nodes, the tree type htmldate
-# takes as input (see ``source_tree``).
-_PARSER = lxml_html.HTMLParser(recover=True, remove_comments=True, remove_pis=True)
-# The attribute of a soup built here that holds the lxml tree it was copied from.
-_SOURCE_TREE = "_lxml_source_tree"
+_PARSER = etree.HTMLParser(recover=True, remove_comments=True, remove_pis=True)
+# The attribute of a soup built here that holds the markup it was parsed from.
+_SOURCE_MARKUP = "_source_markup"
 # As bs4 does: whitespace-only text outside these becomes a single "\n" or " ".
 _PRESERVE_WHITESPACE = frozenset({"pre", "textarea"})
 _ASCII_SPACES = str.maketrans(dict.fromkeys("\x20\x0a\x09\x0c\x0d"))
@@ -142,7 +139,7 @@ def _copy_tree(root: Any, soup: BeautifulSoup) -> None:
 def parse_html(markup: str) -> BeautifulSoup:
     """``BeautifulSoup(html, "lxml", multi_valued_attributes=None)``, built several times faster.
 
-    The soup keeps the lxml tree it was copied from (``source_tree``).
+    The soup keeps the markup it was built from (``source_markup``).
     """
     try:
         root = etree.fromstring(markup, _PARSER)
@@ -155,16 +152,16 @@ def parse_html(markup: str) -> BeautifulSoup:
         _copy_tree(root, soup)
     except (ValueError, KeyError, RecursionError):  # e.g. an attribute lxml cannot name
         return _bs4_parse(markup)
-    soup.__dict__[_SOURCE_TREE] = root
+    soup.__dict__[_SOURCE_MARKUP] = markup
     return soup
 
 
-def source_tree(soup: BeautifulSoup) -> lxml_html.HtmlElement | None:
-    """The lxml tree ``parse_html`` copied ``soup`` from (None for a soup bs4 built itself).
+def source_markup(soup: BeautifulSoup) -> str | None:
+    """The markup ``parse_html`` built ``soup`` from (None for a soup bs4 built itself).
 
-    It is the same parse of the same markup as the soup, so readers that take lxml (htmldate)
-    need neither ``str(soup)`` nor a parse of their own. Treat it as read-only: it is the soup's
-    twin, and edits to either do not reach the other.
+    For readers that parse HTML themselves (htmldate): handing them this string spares
+    ``str(soup)``, a serialisation of the whole tree that costs several parses. It is the soup's
+    source, so edits made to the soup since are not in it.
     """
-    root = soup.__dict__.get(_SOURCE_TREE)
-    return root if isinstance(root, lxml_html.HtmlElement) else None
+    markup = soup.__dict__.get(_SOURCE_MARKUP)
+    return markup if isinstance(markup, str) else None
