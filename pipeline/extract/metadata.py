@@ -425,6 +425,10 @@ def _published_date(
         elif step == "htmldate" and not future:
             if metadata_options.htmldate_needs_article and not _looks_like_article(ld, meta, scope):
                 continue
+            if metadata_options.htmldate_needs_visible_day and not visible.days():
+                # The page writes no day at all: whatever day htmldate found would be refused
+                # below, so its search (a fifth of the pages that reach it) is skipped.
+                continue
             # htmldate reads the same declarations; a declared date already refused as being
             # after the fetch must not come back from it as a bare day.
             found = _htmldate(soup, scope, fetched_at, metadata_options, slack)
