@@ -40,6 +40,7 @@ from pipeline.extract.dates import (
     visible_days,
 )
 from pipeline.extract.scope import ArticleScope, Place
+from pipeline.extract.tree import source_markup
 
 __all__ = ["MetadataOptions", "PageMetadata", "clean_authors", "extract_metadata", "parse_datetime"]
 
@@ -424,6 +425,10 @@ def _published_date(
         elif step == "htmldate" and not future:
             if metadata_options.htmldate_needs_article and not _looks_like_article(ld, meta, scope):
                 continue
+            if metadata_options.htmldate_needs_visible_day and not visible.days():
+                # The page writes no day at all: whatever day htmldate found would be refused
+                # below, so its search (a fifth of the pages that reach it) is skipped.
+                continue
             # htmldate reads the same declarations; a declared date already refused as being
             # after the fetch must not come back from it as a bare day.
             found = _htmldate(soup, scope, fetched_at, metadata_options, slack)
@@ -497,8 +502,10 @@ def _htmldate(
     from htmldate import find_date  # imported here: it pulls in dateparser, slow to load
 
     root: Tag | BeautifulSoup = soup
+    markup = source_markup(soup)
     if options.htmldate_scope == "article" and scope.root is not None:
         root = scope.root
+        markup = None
     kwargs: dict[str, Any] = {}
     if fetched_at is not None:
         # htmldate's own default ceiling is the wall clock, which a stage must not depend on.
@@ -507,7 +514,9 @@ def _htmldate(
         kwargs["max_date"] = (fetched_at + HTMLDATE_CEILING).strftime("%Y-%m-%d")
     try:
         found = find_date(
-            str(root),
+            # The markup the soup was parsed from: serialising the soup for htmldate to parse
+            # again cost more than htmldate's own search (docs/metadata.md, speed).
+            markup if markup is not None else str(root),
             original_date=True,
             extensive_search=options.htmldate == "extensive",
             # Not the URL: the chain reads URL dates itself, after htmldate, as its last resort.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from bs4 import BeautifulSoup
 
 from pipeline.extract.body import strip_raw_html
 from pipeline.extract.dates import parse_date, parse_visible_date, visible_days
@@ -15,7 +16,7 @@ from pipeline.extract.metadata import (
     extract_metadata,
 )
 from pipeline.extract.page import Extraction, extract_article
-from pipeline.extract.tree import parse_html
+from pipeline.extract.tree import parse_html, source_markup
 
 URL = "https://harbour.example.org/news/ferry-timetable"
 BODY = (
@@ -244,3 +245,23 @@ def test_webpage_stamp_repeated_in_meta_is_refused_too() -> None:
 )
 def test_visible_days(text: str, expected: set[date]) -> None:
     assert visible_days(text) == expected
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '<p class="meta">Veröffentlicht am 4. März 2026</p>',
+        '<p class="meta">Posted <span data-stamp="2026-02-01">on 3 March 2026</span></p>',
+    ],
+)
+def test_htmldate_reads_the_source_markup_as_it_read_the_serialised_soup(header: str) -> None:
+    # parse_html keeps the markup, and htmldate is given that instead of str(soup); a soup bs4
+    # built itself has none and is serialised as before. Both must give the same date.
+    html = strip_raw_html(page(header=header, lang="de"))
+    from_markup = parse_html(html)
+    serialised = BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+    assert source_markup(from_markup) == html and source_markup(serialised) is None
+    first = extract_metadata(from_markup, URL)
+    second = extract_metadata(serialised, URL)
+    assert first.provenance.get("published_at") == "htmldate"
+    assert first.published_iso() == second.published_iso()

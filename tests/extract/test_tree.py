@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
-from pipeline.extract.tree import parse_html
+from pipeline.extract.tree import parse_html, source_markup
 
 PAGES = Path(__file__).resolve().parents[1] / "fixtures" / "pages"
 
@@ -108,3 +108,15 @@ def test_comments_are_left_out() -> None:
 def test_attributes_lxml_cannot_name_go_through_bs4() -> None:
     html = "<div><img {{src}}><p>text</p></div>"
     assert _joined(parse_html(html).get_text()) == _joined(_bs4(html).get_text())
+
+
+def test_the_soup_keeps_the_markup_it_was_built_from() -> None:
+    html = "<html><body><p>Published 4 March 2026</p></body></html>"
+    assert source_markup(parse_html(html)) == html
+
+
+@pytest.mark.parametrize("html", ["", "<?xml version='1.0' encoding='utf-8'?><p>x</p>"])
+def test_a_soup_bs4_built_has_no_source_markup(html: str) -> None:
+    # Whatever lxml refused went through bs4: readers must serialise that soup themselves.
+    assert source_markup(parse_html(html)) is None
+    assert source_markup(_bs4(html)) is None
