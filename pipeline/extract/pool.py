@@ -4,8 +4,9 @@ Extraction is CPU-bound and holds the GIL, so threads would not add a core: with
 ``settings.workers`` above 1 each source is extracted (and staged) whole in one of that many worker
 processes. A worker gets the config once, at its start, and sends back only the small
 ``ExtractResult``; the rows go to the staging files, never through the pipe. With one worker (or
-one source, or a ``memory://`` root no other process can see) the pool is a single thread of the
-calling process: it still overlaps the fetch loop's waiting, and starts no process.
+one source, a ``memory://`` root no other process can see, or a daemonic caller such as a Celery
+prefork child, which may not start processes) the pool is a single thread of the calling
+process: it still overlaps the fetch loop's waiting, and starts no process.
 
 Output does not depend on the pool: each source's staged files are written by one worker alone,
 and publish reads them in source-name order whatever order they were done in.
@@ -66,6 +67,11 @@ class ExtractionPool:
         self._progress = progress
         self.processes = min(config.settings.workers, jobs)
         if not _roots_shared_between_processes(config):
+            self.processes = 1
+        if self.processes > 1 and multiprocessing.current_process().daemon:
+            # A daemonic process may not start children (a Celery prefork worker's task runs in
+            # one): extract in this process; the cluster's parallelism is its mapped tasks.
+            log.info("extraction in one thread: this process is daemonic and may not fork workers")
             self.processes = 1
         self._executor: Executor
         if self.processes > 1:

@@ -70,3 +70,25 @@ def test_workers_1_and_2_publish_the_same_day(
         two = published(roots[2] / "out", table)
         assert one, table
         assert one == two, table
+
+
+def _pool_size_in_a_daemon(config_path: str, queue: Any) -> None:
+    config = load_config(Path(config_path), {"workers": 2})
+    with ExtractionPool(config, RunWindow.for_day(MAIN_DAY), "daemon", jobs=2) as pool:
+        queue.put(pool.processes)
+
+
+def test_a_daemonic_caller_extracts_in_one_thread() -> None:
+    """A Celery prefork worker runs tasks in daemonic processes, which may not have children:
+    the pool must not try to start any there (it raised AssertionError on the cluster)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(
+        target=_pool_size_in_a_daemon, args=(str(REPO / "config" / "demo.yaml"), queue), daemon=True
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == 1
