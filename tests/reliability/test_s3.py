@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -29,6 +25,7 @@ from test_day_commit import (
     wait_for,
 )
 
+from pipeline.cluster.services import S3Server
 from pipeline.dataset import read_day
 from pipeline.demo.catalog import MAIN_DAY
 from pipeline.demo.server import DemoSite
@@ -38,38 +35,16 @@ from pipeline.settings import load_config
 from pipeline.storage.partitions import DatasetStore
 
 REPO = Path(__file__).resolve().parents[2]
-MOTO = Path(sys.executable).parent / "moto_server"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert server.poll() is None, "moto_server did not start"
-            assert time.monotonic() < deadline, "moto_server did not listen in 30 s"
-            time.sleep(0.1)
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's S3 server in its own process, started as ``make run-cluster`` starts it."""
+    server = S3Server(log_dir=tmp_path_factory.mktemp("s3")).start(timeout=30)
     try:
-        yield endpoint
+        yield server.endpoint
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        server.stop()
 
 
 @pytest.fixture
